@@ -1,0 +1,46 @@
+# Switchboard: the two commands are `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PACKAGES := switchboard workflows activities voice functions infra evals bench tests
+
+.PHONY: install test lint typecheck cfn-lint unit up down status demo evals bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Re-installs only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[local,dev]'
+	@touch $@
+
+install: $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy $(PACKAGES)
+
+cfn-lint: install
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit: install
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck cfn-lint unit
+
+up: install
+	$(VENV)/bin/switchboard up
+
+down:
+	@if [ -x $(VENV)/bin/switchboard ]; then $(VENV)/bin/switchboard down; else echo "nothing installed, nothing running"; fi
+
+status: install
+	$(VENV)/bin/switchboard status
+
+clean: down
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

