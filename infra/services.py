@@ -88,4 +88,6 @@ def moto(settings: Settings) -> ServiceSpec:
 
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order."""
-    return [temporal(settings), moto(settings)]
+    from infra.speech import tts
+
+    return [temporal(settings), moto(settings), tts.service(settings)]

@@ -40,6 +40,7 @@ class Ports(BaseSettings):
     voice: int = 8080
     realtime: int = 8765
     phone: int = 8766
+    tts: int = 8767
     dashboard: int = 8000
 
 
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
         default=f"http://{LOCAL_HOST}:8766",
         validation_alias=AliasChoices("TWILIO_API_URL", "SWITCHBOARD_TWILIO_API_URL"),
     )
+    tts_url: str = Field(default=f"http://{LOCAL_HOST}:8767", description="The local Piper speech process.")
     twilio_from_number: str = Field(default="+61255550100", validation_alias=_env("TWILIO_FROM_NUMBER"))
 
     # Public URLs that Twilio and callers reach (behind a load balancer in production).

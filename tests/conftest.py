@@ -36,3 +36,13 @@ async def stack(stack_home: Path) -> AsyncIterator[Settings]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_client(stack: Settings) -> Client:
     return await connect_client(stack)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def tts_settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    """The Piper speech process (separate from the core stack: it takes ~1 s and 300 MB)."""
+    from infra.speech import tts
+
+    settings = isolated_settings(tmp_path_factory.mktemp("tts"))
+    async with running_stack(settings, lambda s: [tts.service(s)]):
+        yield settings
