@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from voice.audio import mulaw_decode, mulaw_encode, read_wav, resample, rms_dbfs, silence, write_wav
@@ -20,7 +22,7 @@ def test_mulaw_round_trip_is_within_quantisation_error() -> None:
     assert mulaw_decode(silence(20)).tolist() == [0] * 160
 
 
-def test_resample_and_wav_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_resample_and_wav_round_trip(tmp_path: Path) -> None:
     tone = (np.sin(2 * np.pi * 440 * np.arange(22050) / 22050) * 8000).astype(np.int16)
     down = resample(tone, 22050, 8000)
     assert abs(down.size - 8000) <= 2
