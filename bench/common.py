@@ -1,0 +1,65 @@
+"""What every benchmark shares: percentiles, a printed table, and ``bench/out/<name>.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+
+def percentiles(values: Iterable[float]) -> dict[str, float]:
+    """n, p50, p95, p99, max and mean of a sample (empty sample → n=0 only)."""
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(arr.size),
+        "p50": float(np.percentile(arr, 50)),
+        "p95": float(np.percentile(arr, 95)),
+        "p99": float(np.percentile(arr, 99)),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+    }
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def report(name: str, figures: Mapping[str, Any], *, notes: str = "") -> Path:
+    """Print ``figures`` (a flat or one-level nested mapping) and write them to bench/out/<name>.json."""
+    table = Table(title=f"bench: {name}")
+    table.add_column("figure")
+    table.add_column("value")
+    for key, value in figures.items():
+        if isinstance(value, Mapping):
+            table.add_row(key, "  ".join(f"{k}={_fmt(v)}" for k, v in value.items()))
+        else:
+            table.add_row(key, _fmt(value))
+    console = Console()
+    console.print(table)
+    if notes:
+        console.print(notes)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"{name}.json"
+    payload = {
+        "name": name,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "figures": figures,
+        "notes": notes,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=str))
+    return path
