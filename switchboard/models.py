@@ -75,6 +75,13 @@ class Guardrails(_Model):
     on_consent_refused: Literal["continue_unrecorded", "end_call"] = "continue_unrecorded"
 
 
+class Delivery(_Model):
+    """Where a finished call's summary goes."""
+
+    email: list[str] = Field(default_factory=list)
+    webhook_url: str | None = None
+
+
 class AgentProfile(_Model):
     """One agent, one clear job: its instructions, voice, tools and guardrails."""
 
@@ -83,10 +90,16 @@ class AgentProfile(_Model):
     instructions: str
     voice: str = "marin"
     disclosure: str = Field(description="The first utterance: AI identification and the consent question.")
+    goodbye: str = "Thank you for calling. Goodbye."
+    wrap_up: str = "We're nearly out of time, so I'll wrap up here. Someone will follow up with you. Goodbye."
     turn_detection: TurnDetection = Field(default_factory=TurnDetection)
-    tools: list[ToolSpec] = Field(min_length=1, max_length=7)
+    tools: list[ToolSpec] = Field(min_length=1, max_length=8)
     guardrails: Guardrails
-    summary_schema: str = Field(description="Name of the CallSummary subclass for this job.")
+    summary_schema: str = Field(description="Name of the summary schema for this job.")
+    delivery: Delivery = Field(default_factory=Delivery)
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((t for t in self.tools if t.name == name), None)
 
 
 class Consent(_Model):
@@ -107,6 +120,7 @@ class ToolResult(_Model):
     call_id: str
     name: str
     ok: bool
+    arguments: dict[str, Any] = Field(default_factory=dict)
     output: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     elapsed_ms: float | None = None

@@ -1,0 +1,53 @@
+"""Outbound lead qualification: qualify the lead, book a meeting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from activities.business import AlreadyTaken, BusinessSystem
+from activities.tools.base import Tool, ToolError, ToolInput, ToolOutput, WriteBackInput
+from activities.tools.clinic import TIME_PATTERN
+
+
+class QualifyInput(ToolInput):
+    need: str = Field(min_length=2, max_length=300, description="what the lead needs, in their words")
+    timeframe: Literal["this week", "this month", "later"] = Field(description="when they want to start")
+
+
+class QualifyOutput(ToolOutput):
+    qualified: bool
+
+
+def qualify_lead(_biz: BusinessSystem, _key: str, args: QualifyInput) -> QualifyOutput:
+    hot = args.timeframe != "later"
+    say = (
+        "Great, let's find a time for a call with a specialist." if hot else "No problem, we'll send details."
+    )
+    return QualifyOutput(qualified=hot, say=say)
+
+
+class MeetingInput(WriteBackInput):
+    date: dt.date = Field(description="the meeting day, as YYYY-MM-DD")
+    time: str = Field(pattern=TIME_PATTERN, description="the meeting time, HH:MM")
+
+
+class MeetingOutput(ToolOutput):
+    meeting_id: str
+
+
+def book_meeting(biz: BusinessSystem, key: str, args: MeetingInput) -> MeetingOutput:
+    try:
+        booked = biz.book(key, args.date, args.time, "lead", "")
+    except AlreadyTaken as exc:
+        raise ToolError(str(exc)) from exc
+    day = args.date.strftime("%A %-d %B")
+    return MeetingOutput(meeting_id=booked["booking_id"], say=f"Booked: {day} at {args.time}.")
+
+
+TOOLS = (
+    Tool("qualify_lead", "Record what the lead needs and when.", QualifyInput, qualify_lead),
+    Tool("book_meeting", "Book a call with a specialist.", MeetingInput, book_meeting, write_back=True),
+)

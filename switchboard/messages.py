@@ -1,0 +1,186 @@
+"""The messages of the call workflows: one model in and one out of every workflow, activity,
+signal and Update. New fields always get defaults, so histories of calls in flight replay."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from switchboard.models import (
+    AgentProfile,
+    CallSummary,
+    Consent,
+    Delivery,
+    LatencySlices,
+    Outcome,
+    ToolCall,
+    ToolResult,
+    Turn,
+)
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallStatus(StrEnum):
+    """The states a call goes through, kept in the ``CallStatus`` search attribute."""
+
+    CONNECTING = "connecting"
+    DISCLOSURE = "disclosure"
+    CONVERSATION = "conversation"
+    WRAP_UP = "wrap_up"
+    ARCHIVED = "archived"
+
+
+class EndReason(StrEnum):
+    CALLER_HUNG_UP = "caller_hung_up"
+    AGENT_ENDED = "agent_ended"
+    TRANSFER = "transfer"
+    MAX_LENGTH = "max_length"
+    STREAM_ERROR = "stream_error"
+    CANCELLED = "cancelled"
+
+
+# -- signals ---------------------------------------------------------------------------------
+
+
+class StreamAttached(_Msg):
+    """The voice worker that holds the call's media stream, so the workflow can run there."""
+
+    host: str
+    stream_sid: str
+    call_sid: str | None = None
+
+
+class TurnBatch(_Msg):
+    turns: list[Turn]
+
+
+class TelephonyEvent(_Msg):
+    """A status or answering-machine callback from the telephony provider."""
+
+    call_sid: str
+    status: str = Field(
+        description="queued, ringing, in-progress, completed, busy, no-answer, failed, canceled"
+    )
+    answered_by: str | None = None
+    duration_s: int | None = None
+
+
+class ToolRejected(_Msg):
+    """A tool call the Update validator refused (refusals write no history of their own)."""
+
+    call: ToolCall
+    reason: str
+
+
+class TransferReady(_Msg):
+    """The agent has said its hand-over line; the caller can be transferred now."""
+
+    at_ms: int = 0
+
+
+# -- Updates ---------------------------------------------------------------------------------
+
+
+class ConsentAnswer(_Msg):
+    granted: bool
+    said: str = ""
+    tool_call_id: str | None = None
+
+
+class ToolCallRequest(_Msg):
+    call: ToolCall
+    cancelled: bool = Field(default=False, description="The response that made the call was interrupted.")
+
+
+# -- activities ------------------------------------------------------------------------------
+
+
+class ConverseInput(_Msg):
+    call_id: str
+    profile: AgentProfile
+    opening_line: str | None = None
+
+
+class ConverseResult(_Msg):
+    end_reason: EndReason
+    latency: LatencySlices = Field(default_factory=LatencySlices)
+    recording_path: str | None = None
+    duration_s: float = 0.0
+    frames_in: int = 0
+    frames_out: int = 0
+    malformed_frames: int = 0
+
+
+class ToolInvocation(_Msg):
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    idempotency_key: str
+    tool_call_id: str
+
+
+class HangupInput(_Msg):
+    call_sid: str
+
+
+class TransferInput(_Msg):
+    call_sid: str
+    to_number: str
+    note: str = ""
+
+
+class ArchiveInput(_Msg):
+    call_id: str
+    recording_path: str
+    profile: str
+    consent: bool
+    duration_s: float
+    started_at: datetime
+
+
+class ArchiveResult(_Msg):
+    key: str | None
+    bytes: int = 0
+    deleted_local: bool = False
+    note: str = ""
+
+
+class SummariseInput(_Msg):
+    call_id: str
+    profile: AgentProfile
+    outcome: Outcome
+    transcript: list[Turn]
+    tool_results: list[ToolResult]
+    escalation_note: str | None = None
+
+
+class DeliverInput(_Msg):
+    summary: CallSummary
+    delivery: Delivery
+    recording_key: str | None = None
+
+
+class DeliveryResult(_Msg):
+    channel: str
+    message_id: str | None = None
+    recipients: list[str] = Field(default_factory=list)
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+class CallView(_Msg):
+    call_id: str
+    profile: str
+    status: CallStatus
+    consent: Consent | None = None
+    turns: int = 0
+    tool_calls: int = 0
+    escalation: str | None = None
+    outcome: Outcome | None = None

@@ -1,0 +1,165 @@
+"""CallWorkflow on the real dev server, with the conversation played by a scripted activity
+registered under the real name on the voice host's queue (the real voice path is tested e2e)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.worker import Worker
+
+from activities.recordings import RecordingActivities
+from switchboard import aws
+from switchboard.config import Settings
+from switchboard.messages import (
+    ConsentAnswer,
+    ConverseInput,
+    ConverseResult,
+    EndReason,
+    StreamAttached,
+    ToolCallRequest,
+    TurnBatch,
+)
+from switchboard.models import CallOutcome, CallRequest, Direction, Outcome, Speaker, ToolCall, Turn
+from voice.audio import write_wav
+from workflows.call import CallWorkflow
+from workflows.worker import build_worker
+
+Script = Callable[[WorkflowHandle[CallWorkflow, CallOutcome]], Awaitable[EndReason]]
+
+
+def next_weekday() -> date:
+    d = date.today() + timedelta(days=1)
+    while d.weekday() >= 5:
+        d += timedelta(days=1)
+    return d
+
+
+async def rejected(handle: WorkflowHandle[CallWorkflow, CallOutcome], req: ToolCallRequest) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await handle.execute_update(CallWorkflow.run_tool, req)
+    return str(err.value.cause)
+
+
+def tool(tool_name: str, /, **arguments: object) -> ToolCallRequest:
+    return ToolCallRequest(
+        call=ToolCall(call_id=f"call_{uuid.uuid4().hex[:8]}", name=tool_name, arguments=arguments)
+    )
+
+
+async def run_call(
+    client: Client, settings: Settings, tmp_path: Path, script: Script, profile: str = "clinic_booking"
+) -> CallOutcome:
+    host = f"test-{uuid.uuid4().hex[:6]}"
+    wav = tmp_path / "call.wav"
+
+    @activity.defn(name="converse")
+    async def converse(inp: ConverseInput) -> ConverseResult:
+        handle = client.get_workflow_handle_for(CallWorkflow.run, activity.info().workflow_id)
+        write_wav(wav, [np.zeros(8000, np.int16), np.zeros(8000, np.int16)], 8000)
+        reason = await script(handle)
+        return ConverseResult(end_reason=reason, recording_path=str(wav), duration_s=1.0)
+
+    call_id = f"call-{uuid.uuid4()}"
+    recordings = RecordingActivities(settings)
+    voice = Worker(
+        client,
+        task_queue=f"voice-{host}",
+        activities=[converse, recordings.archive_recording, recordings.delete_recording],
+    )
+    async with build_worker(client, settings), voice:
+        handle = await client.start_workflow(
+            CallWorkflow.run,
+            CallRequest(
+                call_id=call_id,
+                direction=Direction.INBOUND,
+                profile=profile,
+                to_number="+61255550100",
+                from_number="+61412345678",
+            ),
+            id=call_id,
+            task_queue=settings.task_queue,
+        )
+        await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
+        return await handle.result()
+
+
+async def test_booking_call_books_once_and_archives_with_consent(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    day = next_weekday().isoformat()
+    booking = {"date": day, "time": "10:00", "name": "Jane Citizen", "phone": "0412345678"}
+
+    async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        consent = await handle.execute_update(
+            CallWorkflow.record_consent, ConsentAnswer(granted=True, said="yes")
+        )
+        assert consent.output["granted"] is True
+        await handle.signal(
+            CallWorkflow.add_turns,
+            TurnBatch(
+                turns=[
+                    Turn(speaker=Speaker.CALLER, text="I'd like to book for tomorrow at ten", start_ms=4000)
+                ]
+            ),
+        )
+        slots = await handle.execute_update(CallWorkflow.run_tool, tool("check_availability", date=day))
+        assert slots.ok and "10:00" in slots.output["times"]
+        # Refused by the validator: no read-back yet; from an interrupted response; not this agent's tool;
+        # invalid arguments.
+        assert "confirmed=true" in await rejected(
+            handle, tool("book_appointment", **booking, confirmed=False)
+        )
+        cancelled = ToolCallRequest(
+            call=tool("book_appointment", **booking, confirmed=True).call, cancelled=True
+        )
+        assert "interrupted" in await rejected(handle, cancelled)
+        assert "not a tool" in await rejected(handle, tool("create_ticket", summary="x"))
+        assert "time" in await rejected(handle, tool("check_availability", date=day, after_time="25:99"))
+        booked = await handle.execute_update(
+            CallWorkflow.run_tool, tool("book_appointment", **booking, confirmed=True)
+        )
+        assert booked.ok and booked.output["booking_id"].startswith("B")
+        second = await handle.execute_update(
+            CallWorkflow.record_consent, ConsentAnswer(granted=False, said="no")
+        )
+        assert second.output["granted"] is True  # the first answer stands
+        bye = await handle.execute_update(CallWorkflow.run_tool, tool("end_call", reason="done"))
+        assert bye.output["action"] == "end_call"
+        view = await handle.query(CallWorkflow.view)
+        assert view.status == "conversation" and view.tool_calls == 3
+        return EndReason.AGENT_ENDED
+
+    outcome = await run_call(temporal_client, stack, tmp_path, script)
+    assert outcome.outcome == Outcome.COMPLETED
+    assert outcome.summary is not None and outcome.summary.fields["booked"] is True
+    assert outcome.summary.fields["time"] == "10:00" and outcome.summary.fields["date"] == day
+    assert outcome.recording_key and outcome.recording_key.endswith(".wav")
+    head = aws.client("s3", stack).head_object(Bucket=stack.recordings_bucket, Key=outcome.recording_key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["Metadata"]["consent"] == "granted" and head["Metadata"]["profile"] == "clinic_booking"
+    assert not (tmp_path / "call.wav").exists()  # deleted only after the verified upload
+
+
+async def test_refused_consent_keeps_no_recording(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        answer = await handle.execute_update(
+            CallWorkflow.record_consent, ConsentAnswer(granted=False, said="no")
+        )
+        assert "won't be recorded" in answer.output["say"]
+        await handle.execute_update(CallWorkflow.run_tool, tool("end_call"))
+        return EndReason.AGENT_ENDED
+
+    outcome = await run_call(temporal_client, stack, tmp_path, script)
+    assert outcome.consent is not None and outcome.consent.recording is False
+    assert outcome.outcome == Outcome.CONSENT_REFUSED
+    assert outcome.recording_key is None
+    assert not (tmp_path / "call.wav").exists()

@@ -1,0 +1,414 @@
+"""CallWorkflow: one phone call, from connecting to archived. Its history is the call's audit trail.
+
+The script: load the profile → wait for the voice worker that holds the media stream → run the
+conversation there (disclosure and consent first, spoken verbatim) → hang up or transfer →
+keep or delete the recording, per consent → summarise → deliver.
+
+Tools arrive as ``run_tool`` Updates: the validator enforces the profile (allowed tools, valid
+arguments, confirmed write-backs, nothing from an interrupted response) and the handler runs the
+tool as a local activity with an idempotency key. The orchestrator enforces what a prompt cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.tools import REGISTRY
+    from activities.tools.system import END_CALL, ESCALATE, RECORD_CONSENT, SYSTEM_TOOLS
+    from switchboard.messages import (
+        ArchiveInput,
+        ArchiveResult,
+        CallStatus,
+        CallView,
+        ConsentAnswer,
+        ConverseInput,
+        ConverseResult,
+        DeliverInput,
+        EndReason,
+        HangupInput,
+        StreamAttached,
+        SummariseInput,
+        TelephonyEvent,
+        ToolCallRequest,
+        ToolInvocation,
+        ToolRejected,
+        TransferInput,
+        TransferReady,
+        TurnBatch,
+    )
+    from switchboard.models import (
+        AgentProfile,
+        CallOutcome,
+        CallRequest,
+        CallSummary,
+        Consent,
+        LatencySlices,
+        Outcome,
+        ToolResult,
+        Turn,
+    )
+    from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
+
+CONNECT_TIMEOUT = timedelta(seconds=90)
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+FAST = timedelta(seconds=10)
+NO_RETRY = RetryPolicy(maximum_attempts=1)
+TELEPHONY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+END_REASON_OUTCOME = {
+    EndReason.AGENT_ENDED: Outcome.COMPLETED,
+    EndReason.CALLER_HUNG_UP: Outcome.CALLER_HUNG_UP,
+    EndReason.TRANSFER: Outcome.ESCALATED,
+    EndReason.MAX_LENGTH: Outcome.TIMED_OUT,
+    EndReason.STREAM_ERROR: Outcome.DROPPED,
+    EndReason.CANCELLED: Outcome.CALLER_HUNG_UP,
+}
+
+
+@workflow.defn
+class CallWorkflow:
+    def __init__(self) -> None:
+        self.call_id = ""
+        self.profile: AgentProfile | None = None
+        self.status = CallStatus.CONNECTING
+        self.stream: StreamAttached | None = None
+        self.call_sid: str | None = None
+        self.consent: Consent | None = None
+        self.consent_answers: list[ConsentAnswer] = []
+        self.transcript: list[Turn] = []
+        self.tool_results: list[ToolResult] = []
+        self.rejections: list[ToolRejected] = []
+        self.escalation: str | None = None
+        self.transfer_ready = False
+        self.transferred = False
+        self.telephony: list[TelephonyEvent] = []
+        self.caller_gone = False
+        self.finished = False
+        self.outcome: Outcome | None = None
+
+    # -- the script ------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, req: CallRequest) -> CallOutcome:
+        self.call_id = req.call_id
+        self.call_sid = req.call_sid
+        self.profile = await workflow.execute_local_activity(
+            "get_profile", req.profile, result_type=AgentProfile, start_to_close_timeout=FAST
+        )
+        started = workflow.now()
+        self._set_status(CallStatus.CONNECTING, profile=req.profile)
+
+        attached = await self._wait(lambda: self.stream is not None or self.caller_gone, CONNECT_TIMEOUT)
+        if not attached or self.stream is None:
+            return await self._finish(
+                Outcome.NO_ANSWER if self.caller_gone else Outcome.FAILED, None, started
+            )
+
+        self._set_status(CallStatus.DISCLOSURE)
+        result = await self._converse(self.stream.host)
+        self._set_status(CallStatus.WRAP_UP)
+        if self.escalation is not None and not self.transferred and result.end_reason == EndReason.TRANSFER:
+            await self._transfer()
+        elif result.end_reason in (EndReason.AGENT_ENDED, EndReason.MAX_LENGTH) and self.call_sid:
+            await workflow.execute_activity(
+                "hangup",
+                HangupInput(call_sid=self.call_sid),
+                start_to_close_timeout=FAST,
+                retry_policy=TELEPHONY_RETRY,
+            )
+        outcome = END_REASON_OUTCOME[result.end_reason]
+        served = any(r.ok and r.name not in SYSTEM_TOOLS for r in self.tool_results)
+        if (
+            self.consent is not None
+            and not self.consent.recording
+            and outcome == Outcome.COMPLETED
+            and not served
+        ):
+            outcome = Outcome.CONSENT_REFUSED
+        archive = await self._archive(result, started)
+        return await self._finish(outcome, result, started, archive)
+
+    async def _converse(self, host: str) -> ConverseResult:
+        assert self.profile is not None and self.stream is not None
+        handle = workflow.start_activity(
+            "converse",
+            ConverseInput(call_id=self.call_id, profile=self.profile, opening_line=self.profile.disclosure),
+            result_type=ConverseResult,
+            task_queue=f"voice-{host}",
+            schedule_to_start_timeout=timedelta(seconds=20),
+            start_to_close_timeout=timedelta(seconds=self.profile.guardrails.max_call_seconds + 60),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=NO_RETRY,  # resuming a live call on another worker comes later
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        transfer = asyncio.ensure_future(self._transfer_when_ready())
+        try:
+            return await handle
+        except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
+            workflow.logger.warning("conversation ended abnormally: %s", err.cause or err)
+            return ConverseResult(end_reason=EndReason.STREAM_ERROR)
+        finally:
+            transfer.cancel()
+
+    async def _transfer_when_ready(self) -> None:
+        await workflow.wait_condition(lambda: self.transfer_ready)
+        await self._transfer()
+
+    async def _transfer(self) -> None:
+        assert self.profile is not None
+        if self.transferred or not self.call_sid:
+            return
+        self.transferred = True
+        await workflow.execute_activity(
+            "transfer",
+            TransferInput(
+                call_sid=self.call_sid,
+                to_number=self.profile.guardrails.escalation_number,
+                note=self.escalation or "",
+            ),
+            start_to_close_timeout=FAST,
+            retry_policy=TELEPHONY_RETRY,
+        )
+
+    async def _archive(self, result: ConverseResult, started: datetime) -> ArchiveResult | None:
+        assert self.profile is not None and self.stream is not None
+        if not result.recording_path:
+            return None
+        keep = bool(self.consent and self.consent.recording)
+        try:
+            return await workflow.execute_activity(
+                "archive_recording" if keep else "delete_recording",
+                ArchiveInput(
+                    call_id=self.call_id,
+                    recording_path=result.recording_path,
+                    profile=self.profile.name,
+                    consent=keep,
+                    duration_s=result.duration_s,
+                    started_at=started,
+                ),
+                result_type=ArchiveResult,
+                task_queue=f"voice-{self.stream.host}",  # the file lives on the host that recorded it
+                schedule_to_start_timeout=timedelta(seconds=60),
+                start_to_close_timeout=timedelta(seconds=120),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("recording not archived: %s", err.cause or err)
+            return ArchiveResult(key=None, note="the recording's host was unavailable")
+
+    async def _finish(
+        self,
+        outcome: Outcome,
+        result: ConverseResult | None,
+        started: datetime,
+        archive: ArchiveResult | None = None,
+    ) -> CallOutcome:
+        assert self.profile is not None
+        self.outcome = outcome
+        summary = await workflow.execute_activity(
+            "summarise",
+            SummariseInput(
+                call_id=self.call_id,
+                profile=self.profile,
+                outcome=outcome,
+                transcript=self.transcript,
+                tool_results=self.tool_results,
+                escalation_note=self.escalation,
+            ),
+            result_type=CallSummary,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        recording_key = archive.key if archive else None
+        if self.profile.delivery.email or self.profile.delivery.webhook_url:
+            await workflow.execute_activity(
+                "deliver",
+                DeliverInput(summary=summary, delivery=self.profile.delivery, recording_key=recording_key),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=10),
+            )
+        self.finished = True
+        self._set_status(CallStatus.ARCHIVED, outcome=outcome)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CallOutcome(
+            call_id=self.call_id,
+            outcome=outcome,
+            consent=self.consent,
+            tool_results=self.tool_results,
+            transcript=self.transcript,
+            summary=summary,
+            recording_key=recording_key,
+            latency=result.latency if result else LatencySlices(),
+            duration_s=(workflow.now() - started).total_seconds(),
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _wait(self, condition: Callable[[], bool], limit: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(condition, timeout=limit)
+        except TimeoutError:
+            return False
+        return True
+
+    def _set_status(
+        self, status: CallStatus, *, profile: str | None = None, outcome: Outcome | None = None
+    ) -> None:
+        self.status = status
+        updates = [CALL_STATUS.value_set(status.value)]
+        if profile is not None:
+            updates.append(AGENT_PROFILE.value_set(profile))
+        if outcome is not None:
+            updates.append(CALL_OUTCOME.value_set(outcome.value))
+        workflow.upsert_search_attributes(updates)
+
+    # -- signals ---------------------------------------------------------------------------
+
+    @workflow.signal
+    def stream_attached(self, event: StreamAttached) -> None:
+        if self.stream is None:
+            self.stream = event
+            self.call_sid = self.call_sid or event.call_sid
+
+    @workflow.signal
+    def add_turns(self, batch: TurnBatch) -> None:
+        self.transcript.extend(batch.turns)
+
+    @workflow.signal
+    def telephony_event(self, event: TelephonyEvent) -> None:
+        self.telephony.append(event)
+        self.call_sid = self.call_sid or event.call_sid
+        if event.status in ("completed", "busy", "no-answer", "failed", "canceled"):
+            self.caller_gone = True
+
+    @workflow.signal
+    def tool_rejected(self, event: ToolRejected) -> None:
+        self.rejections.append(event)
+
+    @workflow.signal
+    def transfer_line_played(self, event: TransferReady) -> None:
+        if self.escalation is not None:
+            self.transfer_ready = True
+
+    # -- Updates ---------------------------------------------------------------------------
+
+    @workflow.update
+    async def record_consent(self, answer: ConsentAnswer) -> ToolResult:
+        """The caller's answer to the disclosure; the first answer stands, every answer is in the history."""
+        assert self.profile is not None
+        self.consent_answers.append(answer)
+        if self.consent is None:
+            self.consent = Consent(recording=answer.granted, said=answer.said, at=workflow.now())
+            self._set_status(CallStatus.CONVERSATION)
+        granted = self.consent.recording
+        output: dict[str, object] = {"granted": granted}
+        if not granted:
+            if self.profile.guardrails.on_consent_refused == "end_call":
+                output |= {"action": "end_call", "say": f"No problem. {self.profile.goodbye}"}
+            else:
+                output["say"] = "No problem, this call won't be recorded. How can I help?"
+        else:
+            output["say"] = "Thank you. How can I help?"
+        return ToolResult(
+            call_id=answer.tool_call_id or "consent", name=RECORD_CONSENT, ok=True, output=output
+        )
+
+    @record_consent.validator
+    def _validate_consent(self, answer: ConsentAnswer) -> None:
+        if self.finished:
+            raise ValueError("the call has ended")
+
+    @workflow.update
+    async def run_tool(self, req: ToolCallRequest) -> ToolResult:
+        assert self.profile is not None
+        call = req.call
+        if call.name == END_CALL:
+            result = ToolResult(
+                call_id=call.call_id,
+                name=END_CALL,
+                ok=True,
+                output={"action": "end_call", "say": self.profile.goodbye},
+            )
+        elif call.name == ESCALATE:
+            self.escalation = str(call.arguments.get("reason") or "caller asked for a person")
+            result = ToolResult(
+                call_id=call.call_id,
+                name=ESCALATE,
+                ok=True,
+                output={"action": "transfer", "say": "I'll put you through to a person now. Please hold."},
+            )
+        else:
+            tool = REGISTRY[call.name]
+            invocation = ToolInvocation(
+                call_id=self.call_id,
+                tool=call.name,
+                arguments=call.arguments,
+                idempotency_key=f"{self.call_id}:{call.call_id}",
+                tool_call_id=call.call_id,
+            )
+            if tool.slow:
+                result = await workflow.execute_activity(
+                    "run_tool",
+                    invocation,
+                    result_type=ToolResult,
+                    start_to_close_timeout=timedelta(seconds=30),
+                )
+            else:
+                result = await workflow.execute_local_activity(
+                    "run_tool", invocation, result_type=ToolResult, start_to_close_timeout=FAST
+                )
+        self.tool_results.append(result)
+        return result
+
+    @run_tool.validator
+    def _validate_tool(self, req: ToolCallRequest) -> None:
+        assert self.profile is not None
+        if self.finished:
+            raise ValueError("the call has ended")
+        spec = self.profile.tool(req.call.name)
+        if spec is None or req.call.name == RECORD_CONSENT:
+            raise ValueError(f"{req.call.name} is not a tool of this agent")
+        model = (
+            SYSTEM_TOOLS[req.call.name][1]
+            if req.call.name in SYSTEM_TOOLS
+            else REGISTRY[req.call.name].input_model
+        )
+        try:
+            args = model.model_validate(req.call.arguments)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"invalid arguments for {req.call.name}: {problems}") from None
+        if spec.write_back:
+            if req.cancelled:
+                raise ValueError("the caller interrupted; confirm the details again before saving")
+            if not getattr(args, "confirmed", False):
+                fields = ", ".join(spec.confirm_arguments) or "the details"
+                raise ValueError(
+                    f"read back {fields} to the caller and get a yes, then call with confirmed=true"
+                )
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @workflow.query(name="transcript")
+    def get_transcript(self) -> list[Turn]:
+        return self.transcript
+
+    @workflow.query(name="status")
+    def view(self) -> CallView:
+        return CallView(
+            call_id=self.call_id,
+            profile=self.profile.name if self.profile else "",
+            status=self.status,
+            consent=self.consent,
+            turns=len(self.transcript),
+            tool_calls=len(self.tool_results),
+            escalation=self.escalation,
+            outcome=self.outcome,
+        )

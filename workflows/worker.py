@@ -1,0 +1,56 @@
+"""The workflow worker: call workflows and the general activities, on task queue ``calls``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.business import SqliteBusiness
+from activities.calls import ToolActivities, get_profile
+from activities.delivery import DeliveryActivities
+from activities.summary import SummaryActivities
+from activities.telephony import TelephonyActivities
+from switchboard.config import Settings, get_settings
+from switchboard.telephony import twilio_client
+from switchboard.temporal import connect_client
+from workflows.call import CallWorkflow
+
+
+def workflow_classes() -> Sequence[type]:
+    return [CallWorkflow]
+
+
+def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    tools = ToolActivities(SqliteBusiness(settings.home / "business.sqlite"))
+    telephony = TelephonyActivities(twilio_client(settings))
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=workflow_classes(),
+        activities=[
+            get_profile,
+            tools.run_tool,
+            telephony.hangup,
+            telephony.transfer,
+            SummaryActivities().summarise,
+            DeliveryActivities(settings).deliver,
+        ],
+        activity_executor=ThreadPoolExecutor(8),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def main(settings: Settings | None = None) -> None:
+    s = settings or get_settings()
+    client = await connect_client(s)
+    async with build_worker(client, s):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
