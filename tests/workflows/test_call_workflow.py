@@ -61,7 +61,7 @@ async def run_call(
 
     @activity.defn(name="converse")
     async def converse(inp: ConverseInput) -> ConverseResult:
-        handle = client.get_workflow_handle_for(CallWorkflow.run, activity.info().workflow_id)
+        handle = client.get_workflow_handle_for(CallWorkflow.run, inp.call_id)
         write_wav(wav, [np.zeros(8000, np.int16), np.zeros(8000, np.int16)], 8000)
         reason = await script(handle)
         return ConverseResult(end_reason=reason, recording_path=str(wav), duration_s=1.0)
