@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from temporalio.service import RPCError
 
 from infra.services import default_services
 from infra.stack import ServiceReport, Stack, StackError
@@ -65,6 +66,45 @@ def cmd_status(_args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r.healthy for r in reports) else 3
 
 
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from switchboard.audit import fetch_timeline
+    from switchboard.temporal import connect_client
+
+    async def run() -> list[dict[str, object]] | None:
+        client = await connect_client(settings)
+        try:
+            timeline = await fetch_timeline(client, args.call_id, reveal=args.reveal)
+        except RPCError as exc:
+            console.print(f"[red]no call {args.call_id!r}:[/] {exc.message}")
+            return None
+        if args.json:
+            return [e.as_json() for e in timeline]
+        table = Table(title=f"audit: {args.call_id}", show_lines=False)
+        for col in ("time (UTC)", "kind", "what", "detail"):
+            table.add_column(col, overflow="fold")
+        for e in timeline:
+            detail = json.dumps(e.detail, default=str) if e.detail else ""
+            table.add_row(e.at.strftime("%H:%M:%S.%f")[:-3], e.kind, e.title, detail[:400])
+        console.print(table)
+        return []
+
+    result = asyncio.run(run())
+    if result is None:
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
+    from workflows.worker import main as worker_main
+
+    asyncio.run(worker_main(settings))
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="switchboard", description="Run AI phone agents in production.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +116,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     ):
         sub.add_parser(name, help=help_)
         commands[name] = fn
+    audit = sub.add_parser("audit", help="a call's timeline from its workflow history")
+    audit.add_argument("call_id")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument("--reveal", action="store_true", help="show phone numbers unmasked")
+    commands["audit"] = cmd_audit
+    sub.add_parser("worker", help="run the workflow worker (task queue 'calls')")
+    commands["worker"] = cmd_worker
     return parser, commands
 
 

@@ -163,3 +163,45 @@ async def test_refused_consent_keeps_no_recording(
     assert outcome.outcome == Outcome.CONSENT_REFUSED
     assert outcome.recording_key is None
     assert not (tmp_path / "call.wav").exists()
+
+
+async def test_audit_timeline_shows_every_step(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    from switchboard.audit import fetch_timeline
+
+    day = next_weekday().isoformat()
+
+    async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True, said="sure"))
+        await handle.execute_update(CallWorkflow.run_tool, tool("check_availability", date=day))
+        await handle.execute_update(
+            CallWorkflow.run_tool,
+            tool(
+                "book_appointment", date=day, time="14:00", name="Sam Lee", phone="0412000111", confirmed=True
+            ),
+        )
+        await handle.execute_update(CallWorkflow.run_tool, tool("end_call"))
+        return EndReason.AGENT_ENDED
+
+    outcome = await run_call(temporal_client, stack, tmp_path, script)
+    timeline = await fetch_timeline(temporal_client, outcome.call_id)
+    kinds = [e.kind for e in timeline]
+    for kind in (
+        "profile",
+        "disclosure",
+        "consent",
+        "tool",
+        "hangup",
+        "archive",
+        "summary",
+        "delivery",
+        "end",
+    ):
+        assert kind in kinds, kind
+    booking = next(e for e in timeline if e.title.startswith("tool book_appointment"))
+    assert booking.detail["arguments"]["time"] == "14:00"
+    assert booking.detail["arguments"]["phone"] == "0412•••111"  # masked unless revealed
+    assert booking.detail["result"]["output"]["booking_id"].startswith("B")
+    archive = next(e for e in timeline if e.kind == "archive")
+    assert archive.detail["result"]["key"] == outcome.recording_key

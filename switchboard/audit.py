@@ -1,0 +1,233 @@
+"""A call's audit trail, read from its workflow history: disclosure, consent, each tool call with
+its arguments and result, escalation, hangup, the archive key, the summary.
+
+Pure functions over the history (``history_timeline``) plus a small fetcher, so the CLI, the
+dashboard and the eval recorder read calls the same way. Phone numbers are masked unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+
+_PHONE = re.compile(r"\+?\d[\d ]{6,}\d")
+
+
+def mask_phone(text: str) -> str:
+    """'+61412345678' → '+614•••••678'."""
+    return _PHONE.sub(lambda m: m.group()[:4] + "•" * max(len(m.group()) - 7, 0) + m.group()[-3:], text)
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str
+    title: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self) | {"at": self.at.isoformat()}
+
+
+def _payload(p: Payload) -> Any:
+    if p.metadata.get("encoding") == b"binary/null":
+        return None
+    try:
+        return json.loads(p.data)
+    except ValueError:
+        return p.data.decode(errors="replace")
+
+
+def _first(payloads: Payloads) -> Any:
+    return _payload(payloads.payloads[0]) if payloads.payloads else None
+
+
+def _tool_entry(at: datetime, call: dict[str, Any], result: dict[str, Any] | None) -> Entry:
+    ok = bool(result and result.get("ok"))
+    title = f"tool {call.get('name')} → {'ok' if ok else 'error'}"
+    return Entry(at, "tool", title, {"arguments": call.get("arguments", {}), "result": result})
+
+
+class _Reader:
+    """Walks the events once, pairing scheduled/completed activities and accepted/completed Updates."""
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.activities: dict[int, tuple[str, Any]] = {}
+        self.updates: dict[str, tuple[str, Any]] = {}
+
+    def read(self, event: HistoryEvent) -> None:
+        at = event.event_time.ToDatetime()
+        handler = getattr(
+            self, f"_on_{EventType.Name(event.event_type).removeprefix('EVENT_TYPE_').lower()}", None
+        )
+        if handler is not None:
+            handler(at, event)
+
+    def _on_workflow_execution_started(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.workflow_execution_started_event_attributes
+        req = _first(a.input) or {}
+        self.entries.append(Entry(at, "call", f"{a.workflow_type.name} started", req))
+
+    def _on_activity_task_scheduled(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.activity_task_scheduled_event_attributes
+        inp = _first(a.input)
+        self.activities[ev.event_id] = (a.activity_type.name, inp)
+        if a.activity_type.name == "converse" and isinstance(inp, dict):
+            self.entries.append(
+                Entry(
+                    at,
+                    "disclosure",
+                    "conversation started; disclosure spoken verbatim",
+                    {"opening_line": inp.get("opening_line"), "task_queue": a.task_queue.name},
+                )
+            )
+
+    def _on_activity_task_completed(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.activity_task_completed_event_attributes
+        name, inp = self.activities.get(a.scheduled_event_id, ("?", None))
+        result = _first(a.result)
+        self.entries.append(
+            Entry(
+                at,
+                _ACTIVITY_KINDS.get(name, "activity"),
+                f"{name} completed",
+                {"input": inp if name not in ("summarise", "converse") else None, "result": result},
+            )
+        )
+
+    def _on_activity_task_failed(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.activity_task_failed_event_attributes
+        name, _ = self.activities.get(a.scheduled_event_id, ("?", None))
+        self.entries.append(Entry(at, "error", f"{name} failed", {"message": a.failure.message}))
+
+    def _on_activity_task_timed_out(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.activity_task_timed_out_event_attributes
+        name, _ = self.activities.get(a.scheduled_event_id, ("?", None))
+        self.entries.append(Entry(at, "error", f"{name} timed out", {"message": a.failure.message}))
+
+    def _on_marker_recorded(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.marker_recorded_event_attributes
+        if a.marker_name != "core_local_activity":
+            return
+        data = _first(a.details["data"]) if "data" in a.details else {}
+        result = _first(a.details["result"]) if "result" in a.details else None
+        name = (data or {}).get("activity_type", "local activity")
+        if name == "run_tool" and isinstance(result, dict):
+            self.entries.append(
+                _tool_entry(at, {"name": result.get("name"), "arguments": result.get("arguments")}, result)
+            )
+        elif name == "get_profile" and isinstance(result, dict):
+            self.entries.append(
+                Entry(
+                    at,
+                    "profile",
+                    f"profile {result.get('name')}",
+                    {"job": result.get("job"), "tools": [t["name"] for t in result.get("tools", [])]},
+                )
+            )
+
+    def _on_workflow_execution_update_accepted(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.workflow_execution_update_accepted_event_attributes
+        req = a.accepted_request
+        self.updates[req.meta.update_id] = (req.input.name, _first(req.input.args))
+
+    def _on_workflow_execution_update_completed(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.workflow_execution_update_completed_event_attributes
+        name, arg = self.updates.get(a.meta.update_id, ("?", None))
+        result = _first(a.outcome.success) if a.outcome.HasField("success") else None
+        if name == "record_consent":
+            granted = (arg or {}).get("granted")
+            self.entries.append(
+                Entry(
+                    at,
+                    "consent",
+                    f"consent {'granted' if granted else 'refused'}",
+                    {
+                        "said": (arg or {}).get("said"),
+                        "standing": (result or {}).get("output", {}).get("granted"),
+                    },
+                )
+            )
+        elif name == "run_tool" and isinstance(arg, dict):
+            call = arg.get("call", {})
+            if call.get("name") in ("end_call", "escalate"):
+                kind = "hangup" if call["name"] == "end_call" else "escalation"
+                self.entries.append(
+                    Entry(at, kind, f"{call['name']} requested", {"arguments": call.get("arguments")})
+                )
+
+    def _on_workflow_execution_signaled(self, at: datetime, ev: HistoryEvent) -> None:
+        a = ev.workflow_execution_signaled_event_attributes
+        arg = _first(a.input)
+        if a.signal_name == "add_turns":
+            for turn in (arg or {}).get("turns", []):
+                self.entries.append(Entry(at, "turn", f"{turn['speaker']}: {turn['text']}", {}))
+        else:
+            self.entries.append(Entry(at, "signal", a.signal_name, arg if isinstance(arg, dict) else {}))
+
+    def _on_upsert_workflow_search_attributes(self, at: datetime, ev: HistoryEvent) -> None:
+        fields = ev.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        status = {k: _payload(v) for k, v in fields.items()}
+        self.entries.append(Entry(at, "status", ", ".join(f"{k}={v}" for k, v in status.items()), {}))
+
+    def _on_workflow_execution_completed(self, at: datetime, ev: HistoryEvent) -> None:
+        result = _first(ev.workflow_execution_completed_event_attributes.result) or {}
+        self.entries.append(
+            Entry(
+                at,
+                "end",
+                f"call {result.get('outcome')}",
+                {"recording_key": result.get("recording_key"), "summary": result.get("summary")},
+            )
+        )
+
+    def _on_workflow_execution_failed(self, at: datetime, ev: HistoryEvent) -> None:
+        msg = ev.workflow_execution_failed_event_attributes.failure.message
+        self.entries.append(Entry(at, "error", "workflow failed", {"message": msg}))
+
+
+_ACTIVITY_KINDS = {
+    "archive_recording": "archive",
+    "delete_recording": "archive",
+    "hangup": "hangup",
+    "transfer": "escalation",
+    "summarise": "summary",
+    "deliver": "delivery",
+    "converse": "conversation",
+    "dial": "dial",
+}
+
+
+def _mask(node: Any) -> Any:
+    if isinstance(node, str):
+        return mask_phone(node)
+    if isinstance(node, dict):
+        return {k: _mask(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mask(v) for v in node]
+    return node
+
+
+def history_timeline(history: WorkflowHistory, *, reveal: bool = False) -> list[Entry]:
+    reader = _Reader()
+    for event in history.events:
+        reader.read(event)
+    if not reveal:
+        for e in reader.entries:
+            e.title = mask_phone(e.title)
+            e.detail = _mask(e.detail)
+    return reader.entries
+
+
+async def fetch_timeline(client: Client, call_id: str, *, reveal: bool = False) -> list[Entry]:
+    history = await client.get_workflow_handle(call_id).fetch_history()
+    return history_timeline(history, reveal=reveal)
