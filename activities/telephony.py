@@ -14,14 +14,41 @@ from temporalio.exceptions import ApplicationError
 from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import Dial, Say, VoiceResponse
 
-from switchboard.messages import HangupInput, TransferInput
+from switchboard.config import Settings
+from switchboard.messages import DialInput, DialResult, HangupInput, TransferInput
+from switchboard.telephony import stream_twiml
 
 _FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
 
 class TelephonyActivities:
-    def __init__(self, twilio: Any) -> None:
+    def __init__(self, twilio: Any, settings: Settings) -> None:
         self.twilio = twilio
+        self.settings = settings
+
+    @activity.defn(name="dial")
+    async def dial(self, req: DialInput) -> DialResult:
+        """Place the call; status and answering-machine callbacks go to the given workflow."""
+        s = self.settings
+        callback = f"{s.public_api_url.rstrip('/')}/twilio/status?wf={req.status_callback_workflow}"
+        options: dict[str, Any] = {
+            "to": req.to_number,
+            "from_": s.twilio_from_number,
+            "twiml": stream_twiml(req.call_id, s),
+            "status_callback": callback,
+            "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            "status_callback_method": "POST",
+            "timeout": req.timeout_s,
+        }
+        if req.machine_detection:
+            options |= {
+                "machine_detection": "Enable",
+                "async_amd": "true",
+                "async_amd_status_callback": callback,
+                "async_amd_status_callback_method": "POST",
+            }
+        call = await self._call(lambda: self.twilio.calls.create(**options))
+        return DialResult(call_sid=str(call.sid), status=str(call.status))
 
     @activity.defn(name="hangup")
     async def hangup(self, req: HangupInput) -> str:
@@ -42,10 +69,14 @@ class TelephonyActivities:
         twiml.append(dial)
         return await self._rest(lambda: str(self.twilio.calls(req.call_sid).update(twiml=str(twiml)).status))
 
+    @classmethod
+    async def _rest(cls, fn: Any) -> str:
+        return str(await cls._call(fn))
+
     @staticmethod
-    async def _rest(fn: Any) -> str:
+    async def _call(fn: Any) -> Any:
         try:
-            return str(await asyncio.to_thread(fn))
+            return await asyncio.to_thread(fn)
         except TwilioRestException as exc:
             # 4xx: the request itself is wrong (no such call, invalid number): retrying cannot help.
             raise ApplicationError(

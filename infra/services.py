@@ -12,6 +12,7 @@ from infra import aws_setup
 from infra.stack import HealthCheck, ServiceSpec
 from switchboard import search_attributes
 from switchboard.config import LOCAL_HOST, Settings
+from switchboard.readiness import ready_check
 
 
 def temporal_binary() -> str:
@@ -83,6 +84,19 @@ def moto(settings: Settings) -> ServiceSpec:
         health=_http_ok(f"http://{LOCAL_HOST}:{port}/moto-api/"),
         provision=aws_setup.provision,
         description="S3, SES, DynamoDB, KMS, Secrets Manager (moto)",
+    )
+
+
+def worker(settings: Settings) -> ServiceSpec:
+    """The workflow worker (no port: ready when it is polling its task queue)."""
+    return ServiceSpec(
+        name="worker",
+        argv=[sys.executable, "-m", "workflows.worker"],
+        port=0,
+        url=f"task queue {settings.task_queue!r}",
+        health=ready_check(settings, "worker"),
+        env=settings.to_env(),
+        description="call workflows, tools, telephony, summary, delivery",
     )
 
 

@@ -40,7 +40,7 @@ class ServiceSpec:
 
     name: str
     argv: Sequence[str]
-    port: int
+    port: int  # 0: the service listens on no port of its own (a worker)
     url: str
     health: HealthCheck
     provision: Provision | None = None
@@ -151,7 +151,7 @@ class Stack:
                 reports[spec.name] = ServiceReport(spec.name, spec.url, known.pid, True, False)
                 continue
             state.pop(spec.name, None)
-            if port_is_open(spec.port):
+            if spec.port and port_is_open(spec.port):
                 self._save(state)
                 raise StackError(
                     f"{spec.name}: port {spec.port} is already in use by a process this stack did not "
@@ -250,7 +250,8 @@ class Stack:
                     healthy = await spec.health()
                 except Exception:
                     healthy = False
-            note = "" if running else ("port in use by another process" if port_is_open(spec.port) else "")
+            taken = bool(spec.port) and port_is_open(spec.port)
+            note = "" if running else ("port in use by another process" if taken else "")
             reports.append(
                 ServiceReport(spec.name, spec.url, st.pid if st else None, running, healthy, note=note)
             )

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_HOST = "127.0.0.1"
@@ -97,6 +97,28 @@ class Settings(BaseSettings):
     )
 
     ports: Ports = Field(default_factory=Ports)
+
+    @field_validator("twilio_api_url", mode="after")
+    @classmethod
+    def _empty_is_real_twilio(cls, value: str | None) -> str | None:
+        return value or None
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, for a child process to read back the same."""
+        env: dict[str, str] = {}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name == "ports":
+                env |= {f"SWITCHBOARD_PORT_{k.upper()}": str(v) for k, v in value.model_dump().items()}
+                continue
+            alias = info.validation_alias
+            key = alias.choices[0] if isinstance(alias, AliasChoices) else f"SWITCHBOARD_{name.upper()}"
+            if value is None:
+                if name in ("aws_endpoint_url", "twilio_api_url"):
+                    env[str(key)] = ""  # explicitly the real service, not the local default
+                continue
+            env[str(key)] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return env
 
     @property
     def aws_endpoint(self) -> str | None:

@@ -9,12 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchboard.calendar import AU_TELEMARKETING, Hours
 from switchboard.models import (
     AgentProfile,
     CallSummary,
     Consent,
     Delivery,
     LatencySlices,
+    Lead,
     Outcome,
     ToolCall,
     ToolResult,
@@ -125,6 +127,50 @@ class ToolInvocation(_Msg):
     tool_call_id: str
 
 
+class DoNotCallCheck(_Msg):
+    phone: str
+
+
+class DialInput(_Msg):
+    call_id: str
+    to_number: str
+    status_callback_workflow: str = Field(description="The workflow that receives the status callbacks.")
+    machine_detection: bool = True
+    timeout_s: int = 25
+
+
+class DialResult(_Msg):
+    call_sid: str
+    status: str
+
+
+class CallbackPolicy(_Msg):
+    """How an outbound callback is attempted; defaults follow the usual telemarketing practice."""
+
+    profile: str = "lead_qualification"
+    max_attempts: int = 3
+    retry_after_s: list[int] = Field(default_factory=lambda: [120, 600, 1800])
+    hours: Hours = Field(default_factory=lambda: AU_TELEMARKETING, description="When the lead may be called.")
+
+
+class CallbackRequest(_Msg):
+    lead: Lead
+    policy: CallbackPolicy = Field(default_factory=CallbackPolicy)
+
+
+class CallbackAttempt(_Msg):
+    call_id: str
+    outcome: Outcome
+    at: datetime
+
+
+class CallbackOutcome(_Msg):
+    lead_id: str
+    outcome: Outcome | None
+    attempts: list[CallbackAttempt] = Field(default_factory=list)
+    do_not_call: bool = False
+
+
 class HangupInput(_Msg):
     call_sid: str
 
@@ -173,6 +219,15 @@ class DeliveryResult(_Msg):
 
 
 # -- queries ---------------------------------------------------------------------------------
+
+
+class ConversationCommand(_Msg):
+    """What the workflow asks the live conversation to do; polled by the voice worker."""
+
+    seq: int
+    kind: str = Field(description="say_and_end: speak ``line`` verbatim, then end the call")
+    line: str = ""
+    reason: str = ""
 
 
 class CallView(_Msg):

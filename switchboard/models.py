@@ -92,6 +92,9 @@ class AgentProfile(_Model):
     disclosure: str = Field(description="The first utterance: AI identification and the consent question.")
     goodbye: str = "Thank you for calling. Goodbye."
     wrap_up: str = "We're nearly out of time, so I'll wrap up here. Someone will follow up with you. Goodbye."
+    voicemail_message: str | None = Field(
+        default=None, description="Left on an answering machine (outbound); None hangs up without a message."
+    )
     turn_detection: TurnDetection = Field(default_factory=TurnDetection)
     tools: list[ToolSpec] = Field(min_length=1, max_length=8)
     guardrails: Guardrails

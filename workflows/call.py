@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CallStatus,
         CallView,
         ConsentAnswer,
+        ConversationCommand,
         ConverseInput,
         ConverseResult,
         DeliverInput,
@@ -91,6 +92,8 @@ class CallWorkflow:
         self.transferred = False
         self.telephony: list[TelephonyEvent] = []
         self.caller_gone = False
+        self.voicemail = False
+        self.command: ConversationCommand | None = None
         self.finished = False
         self.outcome: Outcome | None = None
 
@@ -108,9 +111,7 @@ class CallWorkflow:
 
         attached = await self._wait(lambda: self.stream is not None or self.caller_gone, CONNECT_TIMEOUT)
         if not attached or self.stream is None:
-            return await self._finish(
-                Outcome.NO_ANSWER if self.caller_gone else Outcome.FAILED, None, started
-            )
+            return await self._finish(self._unanswered_outcome(), None, started)
 
         self._set_status(CallStatus.DISCLOSURE)
         result = await self._converse(self.stream.host)
@@ -124,7 +125,7 @@ class CallWorkflow:
                 start_to_close_timeout=FAST,
                 retry_policy=TELEPHONY_RETRY,
             )
-        outcome = END_REASON_OUTCOME[result.end_reason]
+        outcome = Outcome.VOICEMAIL if self.voicemail else END_REASON_OUTCOME[result.end_reason]
         served = any(r.ok and r.name not in SYSTEM_TOOLS for r in self.tool_results)
         if (
             self.consent is not None
@@ -150,6 +151,7 @@ class CallWorkflow:
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         transfer = asyncio.ensure_future(self._transfer_when_ready())
+        limit = asyncio.ensure_future(self._enforce_max_length(handle))
         try:
             return await handle
         except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
@@ -157,6 +159,19 @@ class CallWorkflow:
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
             transfer.cancel()
+            limit.cancel()
+
+    async def _enforce_max_length(self, handle: workflow.ActivityHandle[ConverseResult]) -> None:
+        """At the profile's maximum length: a polite wrap-up; if the call still runs, cut it."""
+        assert self.profile is not None
+        await workflow.sleep(timedelta(seconds=self.profile.guardrails.max_call_seconds))
+        self._command("say_and_end", self.profile.wrap_up, "max_length")
+        await workflow.sleep(timedelta(seconds=30))
+        handle.cancel()
+
+    def _command(self, kind: str, line: str, reason: str) -> None:
+        seq = self.command.seq + 1 if self.command else 1
+        self.command = ConversationCommand(seq=seq, kind=kind, line=line, reason=reason)
 
     async def _transfer_when_ready(self) -> None:
         await workflow.wait_condition(lambda: self.transfer_ready)
@@ -251,6 +266,12 @@ class CallWorkflow:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _unanswered_outcome(self) -> Outcome:
+        final = self.telephony[-1].status if self.telephony else None
+        return {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "canceled": Outcome.NO_ANSWER}.get(
+            final or "", Outcome.FAILED
+        )
+
     async def _wait(self, condition: Callable[[], bool], limit: timedelta) -> bool:
         try:
             await workflow.wait_condition(condition, timeout=limit)
@@ -287,6 +308,10 @@ class CallWorkflow:
         self.call_sid = self.call_sid or event.call_sid
         if event.status in ("completed", "busy", "no-answer", "failed", "canceled"):
             self.caller_gone = True
+        if (event.answered_by or "").startswith("machine") and not self.voicemail and self.profile:
+            self.voicemail = True
+            message = self.profile.voicemail_message or ""
+            self._command("say_and_end", message, "voicemail")
 
     @workflow.signal
     def tool_rejected(self, event: ToolRejected) -> None:
@@ -399,6 +424,10 @@ class CallWorkflow:
     @workflow.query(name="transcript")
     def get_transcript(self) -> list[Turn]:
         return self.transcript
+
+    @workflow.query(name="command")
+    def pending_command(self) -> ConversationCommand | None:
+        return self.command
 
     @workflow.query(name="status")
     def view(self) -> CallView:

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from activities.business import SqliteBusiness
 from activities.calls import ToolActivities, get_profile
+from activities.contact import ContactActivities, FileDoNotCall
 from activities.delivery import DeliveryActivities
 from activities.summary import SummaryActivities
 from activities.telephony import TelephonyActivities
@@ -18,16 +19,18 @@ from switchboard.config import Settings, get_settings
 from switchboard.telephony import twilio_client
 from switchboard.temporal import connect_client
 from workflows.call import CallWorkflow
+from workflows.callback import OutboundCallbackWorkflow
 
 
 def workflow_classes() -> Sequence[type]:
-    return [CallWorkflow]
+    return [CallWorkflow, OutboundCallbackWorkflow]
 
 
 def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
     settings.home.mkdir(parents=True, exist_ok=True)
     tools = ToolActivities(SqliteBusiness(settings.home / "business.sqlite"))
-    telephony = TelephonyActivities(twilio_client(settings))
+    telephony = TelephonyActivities(twilio_client(settings), settings)
+    contact = ContactActivities(FileDoNotCall(settings.home / "do_not_call.txt"))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -35,10 +38,12 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         activities=[
             get_profile,
             tools.run_tool,
+            telephony.dial,
             telephony.hangup,
             telephony.transfer,
             SummaryActivities().summarise,
             DeliveryActivities(settings).deliver,
+            contact.check_do_not_call,
         ],
         activity_executor=ThreadPoolExecutor(8),
         **options,  # type: ignore[arg-type]
@@ -46,9 +51,12 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
 
 
 async def main(settings: Settings | None = None) -> None:
+    from switchboard.readiness import mark_ready
+
     s = settings or get_settings()
     client = await connect_client(s)
     async with build_worker(client, s):
+        mark_ready(s, "worker")
         await asyncio.Event().wait()
 
 

@@ -1,0 +1,125 @@
+"""OutboundCallbackWorkflow: call a web-form lead back within minutes, within the contact rules.
+
+The script: do-not-call check → wait (durable timer) for the next minute the lead may be called
+in their own time zone → start the call's workflow, then dial → busy, no answer or voicemail:
+back off and try again within the hours, up to the policy's attempts → record the outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from switchboard import calendar
+    from switchboard.messages import (
+        CallbackAttempt,
+        CallbackOutcome,
+        CallbackRequest,
+        DialInput,
+        DialResult,
+        DoNotCallCheck,
+        TelephonyEvent,
+    )
+    from switchboard.models import CallOutcome, CallRequest, Direction, Outcome
+    from switchboard.search_attributes import CALL_OUTCOME, CALL_STATUS
+    from workflows.call import CallWorkflow
+
+RETRY_OUTCOMES = {Outcome.BUSY, Outcome.NO_ANSWER, Outcome.VOICEMAIL, Outcome.FAILED}
+FAST = timedelta(seconds=10)
+
+
+@workflow.defn
+class OutboundCallbackWorkflow:
+    def __init__(self) -> None:
+        self.lead_id = ""
+        self.attempts: list[CallbackAttempt] = []
+        self.next_attempt_at: str | None = None
+
+    @workflow.run
+    async def run(self, req: CallbackRequest) -> CallbackOutcome:
+        lead, policy = req.lead, req.policy
+        self.lead_id = lead.submission_id
+        wf_id = workflow.info().workflow_id
+        listed = await workflow.execute_activity(
+            "check_do_not_call",
+            DoNotCallCheck(phone=lead.phone),
+            result_type=bool,
+            start_to_close_timeout=FAST,
+        )
+        if listed or not lead.consent_to_contact:
+            return self._done(CallbackOutcome(lead_id=lead.submission_id, outcome=None, do_not_call=True))
+
+        hours = policy.hours
+        outcome: Outcome | None = None
+        for attempt in range(1, policy.max_attempts + 1):
+            await self._wait_until_allowed(hours, lead.timezone)
+            outcome = await self._attempt(f"{wf_id}-a{attempt}", req)
+            self.attempts.append(
+                CallbackAttempt(call_id=f"{wf_id}-a{attempt}", outcome=outcome, at=workflow.now())
+            )
+            if outcome not in RETRY_OUTCOMES or attempt == policy.max_attempts:
+                break
+            delay = policy.retry_after_s[min(attempt - 1, len(policy.retry_after_s) - 1)]
+            await workflow.sleep(timedelta(seconds=delay))
+        return self._done(
+            CallbackOutcome(lead_id=lead.submission_id, outcome=outcome, attempts=self.attempts)
+        )
+
+    async def _wait_until_allowed(self, hours: calendar.Hours, tz: str) -> None:
+        now = workflow.now()
+        allowed = calendar.next_open(now, hours, tz)
+        if allowed > now:
+            self.next_attempt_at = allowed.isoformat()
+            workflow.upsert_search_attributes([CALL_STATUS.value_set("waiting_for_hours")])
+            await workflow.sleep(allowed - now)
+        self.next_attempt_at = None
+
+    async def _attempt(self, call_id: str, req: CallbackRequest) -> Outcome:
+        workflow.upsert_search_attributes([CALL_STATUS.value_set("dialling")])
+        call = await workflow.start_child_workflow(
+            CallWorkflow.run,
+            CallRequest(
+                call_id=call_id,
+                direction=Direction.OUTBOUND,
+                profile=req.policy.profile,
+                to_number=req.lead.phone,
+                from_number="",
+                lead=req.lead,
+            ),
+            id=call_id,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            parent_close_policy=ParentClosePolicy.ABANDON,  # a live call outlives a cancelled callback
+        )
+        try:
+            dialled = await workflow.execute_activity(
+                "dial",
+                DialInput(call_id=call_id, to_number=req.lead.phone, status_callback_workflow=call_id),
+                result_type=DialResult,
+                start_to_close_timeout=FAST,
+                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=["TelephonyRefused"]),
+            )
+        except ActivityError:
+            await call.signal(CallWorkflow.telephony_event, TelephonyEvent(call_sid="", status="failed"))
+        else:
+            await call.signal(
+                CallWorkflow.telephony_event, TelephonyEvent(call_sid=dialled.call_sid, status="queued")
+            )
+        result: CallOutcome = await call
+        return result.outcome
+
+    def _done(self, outcome: CallbackOutcome) -> CallbackOutcome:
+        final = (
+            "do_not_call" if outcome.do_not_call else (outcome.outcome.value if outcome.outcome else "none")
+        )
+        workflow.upsert_search_attributes([CALL_STATUS.value_set("done"), CALL_OUTCOME.value_set(final)])
+        return outcome
+
+    @workflow.query(name="status")
+    def view(self) -> CallbackOutcome:
+        last = self.attempts[-1].outcome if self.attempts else None
+        return CallbackOutcome(lead_id=self.lead_id, outcome=last, attempts=self.attempts)
