@@ -1,0 +1,151 @@
+"""The voice worker's side of a call's workflow: the ``converse`` activity and its hooks.
+
+The media server accepts a stream and tells the call's workflow which host holds it; the
+workflow then runs ``converse`` on this host's task queue (``voice-<host>``). The activity claims
+the stream, runs the conversation, and turns what happens into workflow messages: transcript
+turns as batched signals, tool calls as ``run_tool`` / ``record_consent`` Updates (a validator's
+refusal becomes the tool's result, and a ``tool_rejected`` signal keeps it in the history), the
+hand-over line played as ``transfer_line_played``. It heartbeats every second and polls the
+workflow's ``command`` query on the same beat (voicemail message, wrap-up at maximum length).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from activities.tools.system import RECORD_CONSENT
+from switchboard.config import Settings
+from switchboard.messages import (
+    ConsentAnswer,
+    ConversationCommand,
+    ConverseInput,
+    ConverseResult,
+    EndReason,
+    StreamAttached,
+    ToolCallRequest,
+    ToolRejected,
+    TransferReady,
+    TurnBatch,
+)
+from switchboard.models import Speaker, ToolCall, ToolResult, Turn
+from voice.conversation import ConversationCancelled, ConversationResult, run_conversation
+from voice.media_server import StreamBroker
+
+log = logging.getLogger(__name__)
+CLAIM_TIMEOUT_S = 15.0
+
+
+class WorkflowHooks:
+    """Where a live conversation's events go: the call's workflow."""
+
+    def __init__(self, handle: WorkflowHandle[Any, Any]) -> None:
+        self.handle = handle
+        self._turns: list[Turn] = []
+        self._flush_lock = asyncio.Lock()
+        self.last_caller_text = ""
+
+    async def on_turn(self, turn: Turn) -> None:
+        if turn.speaker == Speaker.CALLER:
+            self.last_caller_text = turn.text
+        self._turns.append(turn)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send queued turns as one signal; turns that arrive meanwhile go in the next batch."""
+        async with self._flush_lock:
+            if not self._turns:
+                return
+            batch, self._turns = self._turns, []
+            await self.handle.signal("add_turns", TurnBatch(turns=batch))
+
+    async def on_tool_call(self, call: ToolCall, cancelled: bool) -> ToolResult:
+        try:
+            if call.name == RECORD_CONSENT:
+                answer = ConsentAnswer(
+                    granted=bool(call.arguments.get("granted")),
+                    said=self.last_caller_text,
+                    tool_call_id=call.call_id,
+                )
+                return await self.handle.execute_update("record_consent", answer, result_type=ToolResult)
+            request = ToolCallRequest(call=call, cancelled=cancelled)
+            return await self.handle.execute_update("run_tool", request, result_type=ToolResult)
+        except WorkflowUpdateFailedError as err:
+            reason = str(err.cause or err)
+            with contextlib.suppress(RPCError):
+                await self.handle.signal("tool_rejected", ToolRejected(call=call, reason=reason))
+            return ToolResult(
+                call_id=call.call_id, name=call.name, ok=False, error=reason, output={"error": reason}
+            )
+
+    async def on_dtmf(self, digit: str) -> None:
+        await self.on_turn(Turn(speaker=Speaker.CALLER, text=f"[keypad {digit}]", start_ms=0))
+
+    async def on_event(self, name: str, data: dict[str, Any]) -> None:
+        if name in ("transfer", "transfer_ready"):
+            await self.handle.signal("transfer_line_played", TransferReady(at_ms=int(data.get("at_ms", 0))))
+
+
+class VoiceActivities:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.broker = StreamBroker(on_stream=self.on_stream)
+
+    async def on_stream(self, call_id: str, parameters: dict[str, str]) -> None:
+        """A verified stream arrived: tell its workflow this host holds it."""
+        event = StreamAttached(host=self.settings.host, stream_sid=parameters.get("stream_sid", ""))
+        try:
+            await self.client.get_workflow_handle(call_id).signal("stream_attached", event)
+        except RPCError as exc:
+            log.warning("no workflow for an arriving stream (%s)", exc.status)
+
+    @activity.defn(name="converse")
+    async def converse(self, inp: ConverseInput) -> ConverseResult:
+        stream = await self.broker.claim(inp.call_id, CLAIM_TIMEOUT_S)
+        hooks = WorkflowHooks(self.client.get_workflow_handle(inp.call_id))
+        commands: asyncio.Queue[ConversationCommand] = asyncio.Queue()
+        beat = asyncio.create_task(self._heartbeat(hooks, commands))
+        try:
+            result = await run_conversation(
+                stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands
+            )
+        except ConversationCancelled as cancelled:
+            await hooks.flush()
+            log.info("conversation cancelled after %.1f s", cancelled.result.duration_s)
+            raise
+        finally:
+            beat.cancel()
+            stream.release()
+        await hooks.flush()
+        return _to_result(result)
+
+    async def _heartbeat(self, hooks: WorkflowHooks, commands: asyncio.Queue[ConversationCommand]) -> None:
+        seen = 0
+        while True:
+            activity.heartbeat()
+            with contextlib.suppress(RPCError):
+                await hooks.flush()
+                command = await hooks.handle.query("command", result_type=ConversationCommand | None)  # type: ignore[arg-type]
+                if command is not None and command.seq > seen:
+                    seen = command.seq
+                    await commands.put(command)
+            await asyncio.sleep(1.0)
+
+
+def _to_result(result: ConversationResult) -> ConverseResult:
+    return ConverseResult(
+        end_reason=EndReason(result.end_reason),
+        latency=result.latency,
+        recording_path=result.recording_path,
+        duration_s=result.duration_s,
+        frames_in=result.frames_in,
+        frames_out=result.frames_out,
+        malformed_frames=result.malformed_frames,
+    )

@@ -1,0 +1,483 @@
+"""The bridge between one Twilio media stream and one Realtime session, as a sans-I/O state machine.
+
+Twilio messages and Realtime events go in (:meth:`Bridge.on_twilio`, :meth:`Bridge.on_realtime`),
+and so do the runner's requests (:meth:`Bridge.speak_line`, :meth:`Bridge.on_tool_result`);
+each call returns the actions to perform, in order. No socket, no clock, no asyncio: the
+runner in ``conversation.py`` performs the actions, and the tests feed events by hand.
+
+How it keeps track of what the caller heard: every agent audio chunk is forwarded unchanged and
+followed by a mark named ``<item>:<sent ms>:g<generation>:m<seq>``. Twilio echoes a mark when
+the audio before it has finished playing, so the highest echoed ``sent ms`` of an item is what
+the caller has heard of it. On barge-in the bridge clears Twilio's buffer at once, truncates
+the item at ``min(sent, heard + margin)``, and bumps the generation, so the marks Twilio echoes
+for the flushed audio are recognised and ignored. Deltas of the interrupted response that are
+still in flight are dropped.
+
+The stream clock is Twilio's ``media.timestamp``. Inbound gaps are padded with μ-law silence so
+the Realtime input clock (``audio_start_ms``) stays the stream clock minus the first timestamp.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.models import Speaker, ToolCall, ToolResult, Turn
+from voice.twilio_media import ClearOut, InboundMessage, MarkOut, MediaOut, OutboundMessage
+
+__all__ = [
+    "Action",
+    "AppendAudio",
+    "Bridge",
+    "BridgeConfig",
+    "CloseStream",
+    "DtmfReceived",
+    "EmitTurn",
+    "Notify",
+    "SendRealtime",
+    "SendTwilio",
+    "ToolCallRequested",
+    "Transfer",
+]
+
+MAX_GAP_PAD_MS = 10_000
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendTwilio:
+    message: OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class AppendAudio:
+    """Caller audio for ``input_audio_buffer.append`` (base64 μ-law, forwarded unchanged)."""
+
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendRealtime:
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EmitTurn:
+    turn: Turn
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequested:
+    """Run this tool. ``cancelled``: its response was cut off by barge-in; do not commit writes."""
+
+    call: ToolCall
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CloseStream:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfReceived:
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Something worth recording that needs no action (``opening_line_done``, ``realtime_error``…)."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Action = (
+    SendTwilio | AppendAudio | SendRealtime | EmitTurn | ToolCallRequested | CloseStream | Transfer
+    | DtmfReceived | Notify
+)  # fmt: skip
+
+
+# -- state -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """``turn_detection``: the session's GA turn-detection object (toggled for the opening line)."""
+
+    turn_detection: dict[str, Any]
+    margin_ms: int = 50
+
+    @property
+    def interrupt_response(self) -> bool:
+        return bool(self.turn_detection.get("interrupt_response", True))
+
+
+@dataclass
+class _Item:
+    """One agent audio item as played to the caller."""
+
+    item_id: str
+    response_id: str
+    start_ms: int
+    sent_bytes: int = 0
+    heard_ms: int = 0
+    pending_marks: int = 0
+    interrupted: bool = False
+    transcript: str | None = None
+    emitted: bool = False
+
+    @property
+    def sent_ms(self) -> int:
+        return self.sent_bytes // 8
+
+
+@dataclass
+class _Response:
+    response_id: str
+    purpose: str = ""  # "opening" | "goodbye" | ""
+    done: bool = False
+    cancelled: bool = False
+    items: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    open_tool_calls: int = 0
+    played: bool = False
+
+
+def _b64_len(payload: str) -> int:
+    return len(payload) * 3 // 4 - payload.count("=", -2)
+
+
+_SILENCE: dict[int, str] = {}
+
+
+def _silence_b64(ms: int) -> str:
+    if ms not in _SILENCE:
+        _SILENCE[ms] = base64.b64encode(b"\xff" * (ms * 8)).decode()
+    return _SILENCE[ms]
+
+
+class Bridge:
+    """One call's bridge state. Feed it events; perform the actions it returns, in order."""
+
+    def __init__(self, config: BridgeConfig) -> None:
+        self.config = config
+        self.stream_sid: str | None = None
+        self.first_ts: int | None = None
+        self.clock_ms = 0  # stream clock: end of the latest caller audio
+        self.generation = 0
+        self._seq = 0
+        self._play_end_ms = 0  # where Twilio's queued agent audio ends, on the stream clock
+        self.pending_marks = 0
+        self._items: dict[str, _Item] = {}
+        self._responses: dict[str, _Response] = {}
+        self._live: dict[str, _Response] = {}  # created, not yet done
+        self._discard: set[str] = set()
+        self._caller_items: dict[str, list[int]] = {}
+        self._opening = ""  # "" | "requested" | "playing"
+        self._end: tuple[str, str | None] | None = None  # (action, transfer target)
+        self._awaiting_goodbye = False
+        self._opening_event = ""
+        self._line_close: str | None = None
+        self.dropped_deltas = 0
+        self.late_marks = 0
+        self._twilio: dict[str, Callable[[Any], list[Action]]] = {
+            "media": self._on_media,
+            "mark": self._on_mark,
+            "start": self._on_start,
+            "dtmf": lambda m: [DtmfReceived(m.dtmf.digit)],
+            "stop": lambda m: [CloseStream("caller_hung_up")],
+            "connected": lambda m: [],
+        }
+        self._realtime: dict[str, Callable[[Any], list[Action]]] = {
+            "response.output_audio.delta": self._on_audio_delta,
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "conversation.item.input_audio_transcription.completed": self._on_caller_transcript,
+            "response.output_audio_transcript.done": self._on_agent_transcript,
+            "response.created": self._on_response_created,
+            "response.done": self._on_response_done,
+            "response.function_call_arguments.done": self._on_function_call,
+            "error": self._on_error,
+        }
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def on_twilio(self, message: InboundMessage) -> list[Action]:
+        return self._twilio[message.event](message)
+
+    def on_realtime(self, event: Any) -> list[Action]:
+        handler = self._realtime.get(event.type)
+        return handler(event) if handler is not None else []
+
+    def speak_line(self, line: str, *, then_close: str | None = None) -> list[Action]:
+        """Say ``line`` verbatim, not interruptible until it has finished playing.
+
+        With ``then_close``, the stream is closed (``CloseStream(then_close)``) once it has played.
+        """
+        self._opening = "requested"
+        self._line_close = then_close
+        self._seq += 1
+        self._opening_event = f"event_opening_{self._seq}"
+        create = {"type": "response.create", "event_id": self._opening_event}
+        return [
+            SendRealtime(self._session_interrupt(False)),
+            SendRealtime({**create, "response": {"instructions": f'Say exactly: "{line}"'}}),
+        ]
+
+    def on_tool_result(self, result: ToolResult, *, cancelled: bool, response_id: str | None) -> list[Action]:
+        """Return a tool's output to the model; ``end_call`` / ``transfer`` end after the goodbye."""
+        output = result.output if result.ok else {"error": result.error or "the tool failed"}
+        actions: list[Action] = [
+            SendRealtime(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "function_call_output",
+                        "call_id": result.call_id,
+                        "output": json.dumps(output),
+                    },
+                }
+            )
+        ]
+        resp = self._responses.get(response_id or "")
+        if resp is not None:
+            resp.open_tool_calls = max(0, resp.open_tool_calls - 1)
+        if cancelled:
+            return actions  # the caller moved on: keep the history consistent, say nothing
+        intent = result.output.get("action") if result.ok else None
+        if intent in ("end_call", "transfer") and self._end is None:
+            self._end = (intent, result.output.get("to"))
+            self._awaiting_goodbye = True
+            actions.append(Notify("end_intent", {"action": intent}))
+        if resp is None or resp.open_tool_calls == 0:
+            actions.append(SendRealtime({"type": "response.create"}))
+        return actions
+
+    # -- Twilio ----------------------------------------------------------------------------
+
+    def _on_start(self, msg: Any) -> list[Action]:
+        self.stream_sid = msg.start.streamSid
+        return []
+
+    def _on_media(self, msg: Any) -> list[Action]:
+        media = msg.media
+        ts, payload = media.timestamp, media.payload
+        if self.first_ts is None:
+            self.first_ts = self.clock_ms = ts
+        gap = ts - self.clock_ms
+        end = ts + _b64_len(payload) // 8
+        if gap <= 0:
+            self.clock_ms = max(self.clock_ms, end)
+            return [AppendAudio(payload)]
+        self.clock_ms = end
+        return [AppendAudio(_silence_b64(min(gap, MAX_GAP_PAD_MS))), AppendAudio(payload)]
+
+    def _on_mark(self, msg: Any) -> list[Action]:
+        try:
+            item_id, sent, gen, _ = msg.mark.name.rsplit(":", 3)
+            sent_ms, generation = int(sent), int(gen[1:])
+        except ValueError:
+            return []  # not one of ours
+        item = self._items.get(item_id)
+        if generation != self.generation or item is None:
+            self.late_marks += 1  # flushed by a clear, not played
+            return []
+        item.heard_ms = max(item.heard_ms, sent_ms)
+        item.pending_marks -= 1
+        self.pending_marks -= 1
+        if item.pending_marks > 0:
+            return []
+        return self._after_item_played(item)
+
+    # -- Realtime --------------------------------------------------------------------------
+
+    def _on_audio_delta(self, ev: Any) -> list[Action]:
+        if ev.response_id in self._discard:
+            self.dropped_deltas += 1
+            return []
+        item = self._items.get(ev.item_id)
+        if item is None:
+            item = _Item(ev.item_id, ev.response_id, start_ms=max(self.clock_ms, self._play_end_ms))
+            self._items[ev.item_id] = item
+            self._response(ev.response_id).items.append(ev.item_id)
+        n = _b64_len(ev.delta)
+        item.sent_bytes += n
+        self._play_end_ms = max(self._play_end_ms, self.clock_ms) + n // 8
+        self._seq += 1
+        item.pending_marks += 1
+        self.pending_marks += 1
+        name = f"{ev.item_id}:{item.sent_ms}:g{self.generation}:m{self._seq}"
+        return [SendTwilio(MediaOut(ev.delta)), SendTwilio(MarkOut(name))]
+
+    def _on_speech_started(self, ev: Any) -> list[Action]:
+        self._caller_items[ev.item_id] = [self._stream_ms(ev.audio_start_ms), -1]
+        if self._opening:
+            return []  # the opening line is not interruptible
+        queued = [i for i in self._items.values() if i.pending_marks > 0 and not i.interrupted]
+        speaking = [r for r in self._live.values() if r.items]
+        if not queued and not speaking:
+            return []  # nothing queued, nothing streaming: nothing to cut
+        actions: list[Action] = []
+        if queued:
+            actions.append(SendTwilio(ClearOut()))
+            self.generation += 1  # marks echoed for the flushed audio now carry an old generation
+            self.pending_marks = 0
+            self._play_end_ms = self.clock_ms
+        cut: list[_Item] = []
+        for item in queued:
+            item.pending_marks, item.interrupted = 0, True
+            end_ms = min(item.sent_ms, item.heard_ms + self.config.margin_ms)
+            truncate = {"type": "conversation.item.truncate", "item_id": item.item_id, "content_index": 0}
+            actions.append(SendRealtime({**truncate, "audio_end_ms": end_ms}))
+            cut.append(item)
+        for resp in speaking:  # every live response with audio (queued items' ones included)
+            self._discard.add(resp.response_id)  # its deltas still in flight are dropped
+            resp.cancelled = True
+            for item_id in resp.items:
+                item = self._items[item_id]
+                if not item.interrupted:
+                    item.interrupted, item.heard_ms = True, item.sent_ms
+                    cut.append(item)
+            if not self.config.interrupt_response:
+                actions.append(SendRealtime({"type": "response.cancel", "response_id": resp.response_id}))
+        actions.append(Notify("barge_in", {"generation": self.generation, "truncated": len(queued)}))
+        for item in cut:
+            actions += self._after_item_played(item)
+        return actions
+
+    def _on_speech_stopped(self, ev: Any) -> list[Action]:
+        span = self._caller_items.setdefault(ev.item_id, [self._stream_ms(ev.audio_end_ms), -1])
+        span[1] = self._stream_ms(ev.audio_end_ms)
+        return []
+
+    def _on_caller_transcript(self, ev: Any) -> list[Action]:
+        start, end = self._caller_items.pop(ev.item_id, [self.clock_ms, -1])
+        text = ev.transcript.strip()
+        if not text:
+            return []
+        turn = Turn(
+            speaker=Speaker.CALLER, text=text, start_ms=max(0, start), end_ms=end if end >= 0 else None
+        )
+        return [EmitTurn(turn)]
+
+    def _on_agent_transcript(self, ev: Any) -> list[Action]:
+        item = self._items.get(ev.item_id)
+        if item is None:
+            return []  # no audio of it reached the caller
+        item.transcript = ev.transcript
+        return self._maybe_emit(item)
+
+    def _on_response_created(self, ev: Any) -> list[Action]:
+        resp = self._response(ev.response.id)
+        self._live[resp.response_id] = resp
+        if self._opening == "requested":
+            self._opening, resp.purpose = "playing", "opening"
+        elif self._awaiting_goodbye:
+            self._awaiting_goodbye, resp.purpose = False, "goodbye"
+        return []
+
+    def _on_response_done(self, ev: Any) -> list[Action]:
+        resp = self._response(ev.response.id)
+        self._live.pop(resp.response_id, None)
+        resp.done = True
+        resp.cancelled = resp.cancelled or ev.response.status == "cancelled"
+        actions: list[Action] = [ToolCallRequested(call, resp.cancelled) for call in resp.tool_calls]
+        resp.open_tool_calls = len(resp.tool_calls)
+        resp.tool_calls = []
+        return actions + self._after_response_maybe_played(resp)
+
+    def _on_function_call(self, ev: Any) -> list[Action]:
+        try:
+            arguments = json.loads(ev.arguments or "{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            arguments = {}
+        call = ToolCall(call_id=ev.call_id, name=ev.name, arguments=arguments, response_id=ev.response_id)
+        self._response(ev.response_id).tool_calls.append(call)
+        return []
+
+    def _on_error(self, ev: Any) -> list[Action]:
+        err = ev.error
+        actions: list[Action] = [
+            Notify("realtime_error", {"type": err.type, "code": err.code, "param": err.param})
+        ]
+        if self._opening == "requested" and err.event_id and err.event_id == self._opening_event:
+            self._opening = ""  # the line was refused: do not stay uninterruptible
+            actions += [SendRealtime(self._session_interrupt(None)), Notify("opening_line_failed")]
+        return actions
+
+    # -- playback bookkeeping --------------------------------------------------------------
+
+    def _after_item_played(self, item: _Item) -> list[Action]:
+        actions = self._maybe_emit(item)
+        return actions + self._after_response_maybe_played(self._response(item.response_id))
+
+    def _maybe_emit(self, item: _Item) -> list[Action]:
+        if item.emitted or item.transcript is None or (item.pending_marks > 0 and not item.interrupted):
+            return []
+        item.emitted = True
+        heard = item.heard_ms if item.interrupted else item.sent_ms
+        text = item.transcript.strip()
+        if item.interrupted:
+            words = text.split()
+            ratio = min(1.0, heard / item.sent_ms) if item.sent_ms else 0.0
+            text = " ".join(words[: round(len(words) * ratio)])
+        if not text:
+            return []
+        end = item.start_ms + heard
+        turn = Turn(
+            speaker=Speaker.AGENT, text=text, start_ms=item.start_ms, end_ms=end, interrupted=item.interrupted
+        )
+        return [EmitTurn(turn)]
+
+    def _after_response_maybe_played(self, resp: _Response) -> list[Action]:
+        if resp.played or not resp.done:
+            return []
+        if any(self._items[i].pending_marks > 0 for i in resp.items):
+            return []
+        resp.played = True
+        actions: list[Action] = []
+        if resp.purpose == "opening":
+            self._opening = ""
+            actions += [SendRealtime(self._session_interrupt(None)), Notify("opening_line_done")]
+            if self._line_close is not None:
+                actions.append(CloseStream(self._line_close))
+        if resp.purpose == "goodbye" and self._end is not None:
+            intent, target = self._end
+            actions.append(Transfer(target) if intent == "transfer" else CloseStream("agent_ended"))
+        return actions
+
+    def _response(self, response_id: str) -> _Response:
+        resp = self._responses.get(response_id)
+        if resp is None:
+            resp = self._responses[response_id] = _Response(response_id)
+        return resp
+
+    def _session_interrupt(self, interrupt: bool | None) -> dict[str, Any]:
+        td = dict(self.config.turn_detection)
+        if interrupt is not None:
+            td["interrupt_response"] = interrupt
+        return {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": td}}},
+        }
+
+    def _stream_ms(self, audio_ms: int) -> int:
+        return (self.first_ts or 0) + audio_ms
+
+    @property
+    def ending(self) -> bool:
+        """An end intent is recorded: the goodbye is being (or about to be) played."""
+        return self._end is not None

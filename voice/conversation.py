@@ -1,0 +1,421 @@
+"""The conversation runner: one Twilio media stream ⇄ one Realtime session, through the bridge.
+
+A thin asyncio shell around :class:`voice.bridge.Bridge`: two reader tasks (Twilio, Realtime)
+feed it, and the actions it returns are performed at once, in order. Hooks (turns, DTMF, events)
+run on one queue so a slow hook never holds audio up; tool calls run as their own tasks.
+
+How a conversation ends (``ConversationResult.end_reason``):
+
+* ``caller_hung_up`` — Twilio sent ``stop`` or the socket vanished; the recording is kept.
+* ``agent_ended`` / ``transfer`` — a tool result asked for it and the goodbye has played
+  (or ``goodbye_timeout_s`` passed).
+* ``stream_error`` — the Realtime session failed fatally (close 4000, lost socket, cannot
+  connect). A non-fatal Realtime ``error`` is counted and the call goes on.
+* ``cancelled`` — the task was cancelled (the Temporal activity was cancelled): both sockets are
+  closed (1000 to Twilio, which ends the call when nothing follows ``</Connect>``), the
+  recording is finished, queued hooks get two seconds to drain, and
+  :class:`ConversationCancelled` — a ``CancelledError`` carrying the result — is raised, so
+  asyncio and Temporal both see a cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+from websockets.exceptions import ConnectionClosed
+
+from switchboard.config import Settings
+from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
+from voice import twilio_media
+from voice.bridge import (
+    Action,
+    AppendAudio,
+    Bridge,
+    BridgeConfig,
+    CloseStream,
+    DtmfReceived,
+    EmitTurn,
+    Notify,
+    SendRealtime,
+    SendTwilio,
+    ToolCallRequested,
+    Transfer,
+)
+from voice.latency import LatencyMeter
+from voice.media_server import MediaStream
+from voice.realtime import RealtimeClient, RealtimeError, RealtimeProtocolError, turn_detection_config
+from voice.recorder import Recorder
+from voice.twilio_media import ClearOut, MediaOut, TwilioFrameError
+
+__all__ = [
+    "ConversationCancelled",
+    "ConversationHooks",
+    "ConversationResult",
+    "FrameProbe",
+    "run_conversation",
+]
+
+log = logging.getLogger(__name__)
+
+EndReason = Literal["caller_hung_up", "agent_ended", "transfer", "max_length", "stream_error", "cancelled"]
+FrameProbe = Callable[[str, int], None]
+"""Benchmarks' per-frame probe: ``("in" | "out" | "clear", ns from arrival to forwarded)``."""
+
+
+class ConversationHooks(Protocol):
+    """What the conversation activity supplies: where turns, tool calls, digits and events go."""
+
+    async def on_turn(self, turn: Turn) -> None: ...
+
+    async def on_tool_call(self, call: ToolCall, cancelled: bool) -> ToolResult: ...
+
+    async def on_dtmf(self, digit: str) -> None: ...
+
+    async def on_event(self, name: str, data: dict[str, Any]) -> None: ...
+
+
+class ConversationResult(BaseModel):
+    call_id: str
+    end_reason: EndReason
+    latency: LatencySlices = Field(default_factory=LatencySlices)
+    recording_path: str | None = None
+    frames_in: int = 0
+    frames_out: int = 0
+    malformed_frames: int = 0
+    realtime_errors: int = 0
+    dropped_deltas: int = 0
+    transfer_to: str | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+class ConversationCancelled(asyncio.CancelledError):
+    """The conversation was cancelled; ``result`` describes it up to that point."""
+
+    def __init__(self, result: ConversationResult) -> None:
+        super().__init__("conversation cancelled")
+        self.result = result
+
+
+async def run_conversation(
+    stream: MediaStream,
+    profile: AgentProfile,
+    hooks: ConversationHooks,
+    settings: Settings,
+    *,
+    opening_line: str | None = None,
+    recording_path: Path | None = None,
+    goodbye_timeout_s: float = 30.0,
+    frame_probe: FrameProbe | None = None,
+    commands: asyncio.Queue[Any] | None = None,
+) -> ConversationResult:
+    """Bridge ``stream`` to a new Realtime session for ``profile`` until the call ends.
+
+    ``opening_line`` is spoken verbatim first and cannot be interrupted. The recording goes to
+    ``recording_path`` (default ``<home>/recordings/<call_id>.wav``). ``commands`` carries the
+    workflow's requests (objects with ``kind``, ``line``, ``reason``): ``say_and_end`` speaks
+    ``line`` verbatim, uninterruptible, then ends the call (``max_length`` when that is the reason).
+    """
+    path = recording_path or settings.home / "recordings" / f"{stream.call_id}.wav"
+    conversation = _Conversation(stream, profile, hooks, settings, path, goodbye_timeout_s, frame_probe)
+    conversation.commands = commands
+    return await conversation.run(opening_line)
+
+
+class _Conversation:
+    def __init__(
+        self,
+        stream: MediaStream,
+        profile: AgentProfile,
+        hooks: ConversationHooks,
+        settings: Settings,
+        path: Path,
+        goodbye_timeout_s: float,
+        probe: FrameProbe | None,
+    ) -> None:
+        self.stream, self.profile, self.hooks, self.settings = stream, profile, hooks, settings
+        self.bridge = Bridge(BridgeConfig(turn_detection_config(profile.turn_detection)))
+        self.meter = LatencyMeter()
+        self.recorder = Recorder(path)
+        self.goodbye_timeout_s = goodbye_timeout_s
+        self.probe = probe
+        self.rt: RealtimeClient | None = None
+        self.end: asyncio.Future[tuple[EndReason, str | None, str | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.hook_jobs: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.watchdog: asyncio.TimerHandle | None = None
+        self.hook_task: asyncio.Future[None] | None = None
+        self.commands: asyncio.Queue[Any] | None = None
+        self.end_intent: EndReason = "agent_ended"
+        self.frames_in = self.frames_out = self.realtime_errors = 0
+        self.malformed = stream.malformed_before_start
+        self._delta: tuple[str, bytes] = ("", b"")
+        self._perform_table: dict[type, Callable[[Any, int], Awaitable[None]]] = {
+            SendTwilio: self._send_twilio,
+            AppendAudio: self._append_audio,
+            SendRealtime: self._send_realtime,
+            EmitTurn: lambda a, t: self._hook(lambda: self.hooks.on_turn(a.turn)),
+            ToolCallRequested: self._tool_call,
+            CloseStream: lambda a, t: self._finish(a.reason),
+            Transfer: self._transfer,
+            DtmfReceived: lambda a, t: self._hook(lambda: self.hooks.on_dtmf(a.digit)),
+            Notify: self._notify,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, opening_line: str | None) -> ConversationResult:
+        started = time.monotonic()
+        try:
+            try:
+                self.rt = await RealtimeClient.connect(self.settings, self.profile)
+            except RealtimeError as exc:
+                await self._finish("stream_error", error=type(exc).__name__)
+            else:
+                await self._perform(self.bridge.on_twilio(self.stream.start), time.perf_counter_ns())
+                if opening_line:
+                    await self._perform(self.bridge.speak_line(opening_line), time.perf_counter_ns())
+                self._spawn(self._read_twilio())
+                self._spawn(self._read_realtime())
+                if self.commands is not None:
+                    self._spawn(self._read_commands(self.commands))
+                self.hook_task = asyncio.ensure_future(self._run_hooks())
+            reason, transfer_to, error = await self.end
+        except asyncio.CancelledError:
+            result = await self._shutdown("cancelled", None, None, started)
+            raise ConversationCancelled(result) from None
+        return await self._shutdown(reason, transfer_to, error, started)
+
+    async def _shutdown(
+        self, reason: EndReason, transfer_to: str | None, error: str | None, started: float
+    ) -> ConversationResult:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        workers = [t for t in self.tasks if t is not asyncio.current_task()]
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(2.0):
+                await self.stream.ws.close(1011 if reason == "stream_error" else 1000)
+        self.meter.stream_closed(time.perf_counter_ns())
+        if self.rt is not None:
+            await self.rt.close()
+        path = self.recorder.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self._drain_hooks()
+        if self.hook_task is not None:
+            self.hook_task.cancel()
+            await asyncio.gather(self.hook_task, return_exceptions=True)
+        self.stream.release()
+        return ConversationResult(
+            call_id=self.stream.call_id,
+            end_reason=reason,
+            latency=self.meter.slices,
+            recording_path=str(path),
+            frames_in=self.frames_in,
+            frames_out=self.frames_out,
+            malformed_frames=self.malformed,
+            realtime_errors=self.realtime_errors,
+            dropped_deltas=self.bridge.dropped_deltas,
+            transfer_to=transfer_to,
+            duration_s=round(time.monotonic() - started, 3),
+            error=error,
+        )
+
+    async def _finish(
+        self, reason: EndReason, transfer_to: str | None = None, error: str | None = None
+    ) -> None:
+        if not self.end.done():
+            self.end.set_result((reason, transfer_to, error))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- readers -------------------------------------------------------------------------------
+
+    async def _read_twilio(self) -> None:
+        ws, recorder, bridge, probe = self.stream.ws, self.recorder, self.bridge, self.probe
+        arrivals = getattr(ws, "arrivals", None)
+        try:
+            while True:
+                frame = await ws.recv()
+                t = arrivals.popleft() if arrivals else time.perf_counter_ns()
+                try:
+                    msg = twilio_media.decode(frame)
+                    if msg.event == "media":
+                        recorder.caller_audio(
+                            msg.media.timestamp, binascii.a2b_base64(msg.media.payload, strict_mode=True)
+                        )
+                        self.frames_in += 1
+                except (TwilioFrameError, binascii.Error):
+                    self.malformed += 1
+                    continue
+                await self._perform(bridge.on_twilio(msg), t)
+                if probe is not None and msg.event == "media":
+                    probe("in", time.perf_counter_ns() - t)
+        except ConnectionClosed:
+            await self._finish("caller_hung_up")
+        except RealtimeError as exc:
+            await self._finish("stream_error", error=type(exc).__name__)
+
+    async def _read_realtime(self) -> None:
+        assert self.rt is not None
+        rt, bridge, meter, probe = self.rt, self.bridge, self.meter, self.probe
+        while True:
+            try:
+                event: Any = await rt.recv()
+            except RealtimeProtocolError:
+                self.malformed += 1
+                continue
+            except RealtimeError as exc:
+                await self._finish("stream_error", error=f"{type(exc).__name__}: {exc}"[:200])
+                return
+            t, kind = rt.last_arrival_ns, event.type
+            if kind == "response.output_audio.delta":
+                try:
+                    self._delta = (event.delta, binascii.a2b_base64(event.delta, strict_mode=True))
+                except binascii.Error:
+                    self.malformed += 1
+                    continue
+            elif kind == "input_audio_buffer.speech_stopped":
+                meter.speech_stopped(t)
+            elif kind == "input_audio_buffer.speech_started":
+                meter.speech_started()
+            elif kind == "response.function_call_arguments.done":
+                meter.tool_call_received(event.call_id, t)
+            elif kind == "error":
+                self.realtime_errors += 1
+            try:
+                await self._perform(bridge.on_realtime(event), t)
+            except ConnectionClosed:
+                await self._finish("caller_hung_up")
+                return
+            except RealtimeError as exc:
+                await self._finish("stream_error", error=type(exc).__name__)
+                return
+            if probe is not None and kind == "response.output_audio.delta":
+                probe("out", time.perf_counter_ns() - t)
+
+    async def _read_commands(self, commands: asyncio.Queue[Any]) -> None:
+        while True:
+            command = await commands.get()
+            if getattr(command, "kind", "") == "say_and_end":
+                reason = "max_length" if getattr(command, "reason", "") == "max_length" else "agent_ended"
+                self.meter.end_intent(time.perf_counter_ns())
+                actions = self.bridge.speak_line(command.line, then_close=reason)
+                try:
+                    await self._perform(actions, time.perf_counter_ns())
+                except (ConnectionClosed, RealtimeError) as exc:
+                    await self._finish("stream_error", error=type(exc).__name__)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def _transfer(self, action: Transfer, t: int) -> None:
+        data = {"to": action.to, "at_ms": self.bridge.clock_ms}
+        await self._hook(lambda: self.hooks.on_event("transfer", data))
+        await self._finish("transfer", action.to)
+
+    async def _perform(self, actions: list[Action], t: int) -> None:
+        table = self._perform_table
+        for action in actions:
+            await table[type(action)](action, t)
+
+    async def _send_twilio(self, action: SendTwilio, t: int) -> None:
+        message = action.message
+        if type(message) is MediaOut:
+            payload, audio = self._delta
+            if payload is not message.payload:
+                audio = binascii.a2b_base64(message.payload)
+            self.recorder.agent_audio(self.bridge.clock_ms, audio)
+        elif type(message) is ClearOut:
+            self.recorder.clear(self.bridge.clock_ms)
+        await self.stream.ws.send(twilio_media.encode(message, self.stream.stream_sid))
+        if type(message) is MediaOut:
+            self.frames_out += 1
+            self.meter.agent_audio_sent(time.perf_counter_ns())
+        elif type(message) is ClearOut:
+            now = time.perf_counter_ns()
+            self.meter.clear_sent(t, now)
+            if self.probe is not None:
+                self.probe("clear", now - t)
+
+    async def _append_audio(self, action: AppendAudio, t: int) -> None:
+        assert self.rt is not None
+        await self.rt.append_audio(action.payload)
+
+    async def _send_realtime(self, action: SendRealtime, t: int) -> None:
+        assert self.rt is not None
+        await self.rt.send(action.event)
+        item = action.event.get("item")
+        if item is not None and item.get("type") == "function_call_output":
+            self.meter.tool_output_sent(item["call_id"], time.perf_counter_ns())
+
+    async def _tool_call(self, action: ToolCallRequested, t: int) -> None:
+        self._spawn(self._run_tool(action.call, action.cancelled))
+
+    async def _run_tool(self, call: ToolCall, cancelled: bool) -> None:
+        try:
+            result = await self.hooks.on_tool_call(call, cancelled)
+        except Exception as exc:
+            log.warning("tool hook failed for %s: %s", call.name, type(exc).__name__)
+            result = ToolResult(
+                call_id=call.call_id, name=call.name, ok=False, error="the tool is unavailable"
+            )
+        actions = self.bridge.on_tool_result(result, cancelled=cancelled, response_id=call.response_id)
+        try:
+            await self._perform(actions, time.perf_counter_ns())
+        except (ConnectionClosed, RealtimeError) as exc:
+            await self._finish("stream_error", error=type(exc).__name__)
+
+    async def _notify(self, action: Notify, t: int) -> None:
+        if action.name == "end_intent":
+            self.end_intent = "transfer" if action.data.get("action") == "transfer" else "agent_ended"
+            self.meter.end_intent(time.perf_counter_ns())
+            loop = asyncio.get_running_loop()
+            self.watchdog = loop.call_later(self.goodbye_timeout_s, self._goodbye_overdue)
+        await self._hook(lambda: self.hooks.on_event(action.name, action.data))
+
+    def _goodbye_overdue(self) -> None:
+        if not self.end.done():
+            self.end.set_result((self.end_intent, None, "goodbye did not finish playing in time"))
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    async def _hook(self, job: Callable[[], Awaitable[None]]) -> None:
+        self.hook_jobs.put_nowait(job)
+
+    async def _run_hooks(self) -> None:
+        while True:
+            job = await self.hook_jobs.get()
+            try:
+                await self._call_hook(job)
+            finally:
+                self.hook_jobs.task_done()
+
+    async def _drain_hooks(self) -> None:
+        if self.hook_task is None or self.hook_task.done():
+            while not self.hook_jobs.empty():
+                await self._call_hook(self.hook_jobs.get_nowait())
+        else:
+            await self.hook_jobs.join()
+
+    @staticmethod
+    async def _call_hook(job: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await job()
+        except Exception as exc:  # a failing hook must not end the call
+            log.warning("conversation hook failed: %s", type(exc).__name__)

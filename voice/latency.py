@@ -1,0 +1,60 @@
+"""Per-call latency meter: the four slices a caller feels, measured where the voice worker sees them.
+
+* caller stops speaking → first agent audio sent: ``speech_stopped`` arrival → first media to Twilio
+* barge-in → clear: ``speech_started`` arrival → Twilio ``clear`` written
+* tool round trip: ``function_call_arguments.done`` arrival → its ``function_call_output`` written
+* end intent → hang-up: the tool result that ends the call → the media stream closed
+
+Times are ``time.perf_counter_ns()`` values passed in by the runner (arrival stamps taken when
+the frame came off the socket, not when the loop got round to it), so this module has no clock.
+"""
+
+from __future__ import annotations
+
+from switchboard.models import LatencySlices
+
+__all__ = ["LatencyMeter"]
+
+
+def _ms(start_ns: int, end_ns: int) -> float:
+    return round((end_ns - start_ns) / 1e6, 3)
+
+
+class LatencyMeter:
+    def __init__(self) -> None:
+        self.slices = LatencySlices()
+        self._turn_end: int | None = None
+        self._tools: dict[str, int] = {}
+        self._end_intent: int | None = None
+
+    def speech_stopped(self, t_ns: int) -> None:
+        self._turn_end = t_ns
+
+    def speech_started(self) -> None:
+        """The caller resumed: the pause was not the end of the turn."""
+        self._turn_end = None
+
+    def agent_audio_sent(self, t_ns: int) -> None:
+        if self._turn_end is not None:
+            self.slices.turn_to_first_audio_ms.append(_ms(self._turn_end, t_ns))
+            self._turn_end = None
+
+    def clear_sent(self, speech_started_ns: int, t_ns: int) -> None:
+        self.slices.barge_in_to_clear_ms.append(_ms(speech_started_ns, t_ns))
+
+    def tool_call_received(self, call_id: str, t_ns: int) -> None:
+        self._tools.setdefault(call_id, t_ns)
+
+    def tool_output_sent(self, call_id: str, t_ns: int) -> None:
+        start = self._tools.pop(call_id, None)
+        if start is not None:
+            self.slices.tool_round_trip_ms.append(_ms(start, t_ns))
+
+    def end_intent(self, t_ns: int) -> None:
+        if self._end_intent is None:
+            self._end_intent = t_ns
+
+    def stream_closed(self, t_ns: int) -> None:
+        if self._end_intent is not None:
+            self.slices.end_intent_to_hangup_ms.append(_ms(self._end_intent, t_ns))
+            self._end_intent = None

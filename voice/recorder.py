@@ -1,0 +1,112 @@
+"""The call recording: caller on the left channel, agent on the right, aligned on the stream clock.
+
+Caller audio lands at its ``media.timestamp``. Agent audio lands where Twilio played it: Twilio
+plays what it is sent in order, starting when it is sent or when the audio before it ends,
+whichever is later; a ``clear`` cuts everything scheduled after it. So the agent channel holds
+what the caller heard, not what the model said.
+
+Memory stays bounded: both channels are kept as μ-law (one byte a sample) only from the last
+flush onwards, and everything before the stream clock is final (caller audio arrives in order;
+agent audio before the clock has played and can no longer be cleared), so it is decoded and
+appended to the WAV file about once a second. Agent audio scheduled more than
+``max_ahead_ms`` beyond the clock is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from voice.audio import MULAW_RATE, mulaw_decode
+
+__all__ = ["Recorder"]
+
+_SILENCE = 0xFF
+_PER_MS = MULAW_RATE // 1000
+
+
+class Recorder:
+    """One call's two-channel 8 kHz 16-bit WAV, written as the call goes.
+
+    **Parameters**
+
+    * ``path`` — the WAV to write (its directory is created).
+    * ``flush_ms`` — how much final audio to gather before writing it out.
+    * ``max_ahead_ms`` — how far past the stream clock agent audio may be queued.
+    """
+
+    def __init__(self, path: Path, *, flush_ms: int = 1000, max_ahead_ms: int = 120_000) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
+        self._wav.setnchannels(2)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(MULAW_RATE)
+        self._base = 0  # sample index of the first sample still buffered
+        self._caller = bytearray()
+        self._agent = bytearray()
+        self._clock = 0  # samples: end of the latest caller audio
+        self._play_end = 0  # samples: where the queued agent audio ends
+        self._flush = flush_ms * _PER_MS
+        self._max_ahead = max_ahead_ms * _PER_MS
+        self.dropped_ms = 0
+        self.closed = False
+
+    @property
+    def duration_ms(self) -> int:
+        return (self._base + max(len(self._caller), len(self._agent))) // _PER_MS
+
+    def caller_audio(self, timestamp_ms: int, mulaw: bytes) -> None:
+        at = timestamp_ms * _PER_MS
+        if at < self._base:
+            self.dropped_ms += len(mulaw) // _PER_MS
+            return
+        self._put(self._caller, at, mulaw)
+        self._clock = max(self._clock, at + len(mulaw))
+        if self._clock - self._base >= self._flush:
+            self._write(self._clock)
+
+    def agent_audio(self, sent_at_ms: int, mulaw: bytes) -> None:
+        """Agent audio sent to Twilio when the stream clock read ``sent_at_ms``."""
+        at = max(sent_at_ms * _PER_MS, self._play_end, self._base)
+        if at + len(mulaw) - self._clock > self._max_ahead:
+            self.dropped_ms += len(mulaw) // _PER_MS
+            return
+        self._put(self._agent, at, mulaw)
+        self._play_end = at + len(mulaw)
+
+    def clear(self, at_ms: int) -> None:
+        """Twilio's buffer was cleared at ``at_ms``: nothing scheduled after it was heard."""
+        at = max(at_ms * _PER_MS, self._base)
+        del self._agent[at - self._base :]
+        self._play_end = at
+
+    def close(self) -> Path:
+        """Write what was heard (agent audio queued past the end was never played) and finish the file."""
+        if not self.closed:
+            self.closed = True
+            self.clear(self._clock // _PER_MS)
+            self._write(self._base + max(len(self._caller), len(self._agent)))
+            self._wav.close()
+        return self.path
+
+    def _put(self, channel: bytearray, at: int, mulaw: bytes) -> None:
+        offset = at - self._base
+        if len(channel) < offset:
+            channel.extend(b"\xff" * (offset - len(channel)))
+        channel[offset : offset + len(mulaw)] = mulaw
+
+    def _write(self, upto: int) -> None:
+        n = upto - self._base
+        if n <= 0:
+            return
+        frames = np.empty((n, 2), dtype="<i2")
+        for col, channel in enumerate((self._caller, self._agent)):
+            chunk = bytes(channel[:n])
+            chunk += bytes([_SILENCE]) * (n - len(chunk))
+            frames[:, col] = mulaw_decode(chunk)
+            del channel[:n]
+        self._wav.writeframes(frames.tobytes())
+        self._base = upto
