@@ -100,8 +100,29 @@ def worker(settings: Settings) -> ServiceSpec:
     )
 
 
+def voice(settings: Settings) -> ServiceSpec:
+    """The voice worker: media server plus the voice host's Temporal worker."""
+    port = settings.ports.voice
+    http_ok = _http_ok(f"http://{LOCAL_HOST}:{port}/healthz", ok_below=300)
+    worker_ready = ready_check(settings, "voice")
+
+    async def healthy() -> bool:
+        return await worker_ready() and await http_ok()
+
+    return ServiceSpec(
+        name="voice",
+        argv=[sys.executable, "-m", "voice"],
+        port=port,
+        url=f"ws://{LOCAL_HOST}:{port}/media-stream  (task queue {settings.voice_task_queue!r})",
+        health=healthy,
+        env=settings.to_env(),
+        description="voice worker: Twilio media streams ⇄ Realtime, recordings",
+    )
+
+
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order."""
+    from infra import phone
     from infra.speech import tts
 
-    return [temporal(settings), moto(settings), tts.service(settings)]
+    return [temporal(settings), moto(settings), tts.service(settings), phone.service(settings)]

@@ -1,19 +1,68 @@
-"""The twilio SDK client, pointed at Twilio or at the local phone network by configuration."""
+"""The twilio SDK client, pointed at Twilio or at the local phone network by configuration.
+
+The SDK has no base-URL setting, but every request passes through its ``http_client`` with an
+absolute ``https://api.twilio.com/...`` URL; ``RebasingHttpClient`` swaps scheme and host for
+the configured ``twilio_api_url``. With ``TWILIO_API_URL`` unset nothing is rebased and the
+client talks to Twilio. The SDK is synchronous (requests): call it through ``asyncio.to_thread``.
+"""
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from switchboard.config import Settings, get_settings
 
+# The SDK logs request URLs and response bodies at INFO (numbers included): keep that out of logs.
+_sdk_log = logging.getLogger("switchboard.twilio_sdk")
+_sdk_log.setLevel(logging.WARNING)
+
+
+def rebase(url: str, base_url: str) -> str:
+    """``https://api.twilio.com/2010-04-01/...`` → ``<base_url>/2010-04-01/...`` (Twilio hosts only)."""
+    parts = urlsplit(url)
+    if not (parts.hostname or "").endswith("twilio.com"):
+        return url
+    base = urlsplit(base_url)
+    return urlunsplit(
+        (base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, parts.fragment)
+    )
+
+
+class RebasingHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, sending Twilio-bound requests to ``base_url`` instead."""
+
+    def __init__(self, base_url: str, *, timeout: float | None = 10.0) -> None:
+        super().__init__(timeout=timeout, logger=_sdk_log)
+        self.base_url = base_url
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        return super().request(
+            method, rebase(url, self.base_url), params, data, headers, auth, timeout, allow_redirects
+        )
+
 
 def twilio_client(settings: Settings | None = None) -> Client:
-    """A ``twilio.rest.Client``; with ``TWILIO_API_URL`` set, its REST calls go there instead."""
+    """The ``twilio.rest.Client`` Switchboard dials with: the local network, or Twilio when unset."""
     s = settings or get_settings()
-    client = Client(s.twilio_account_sid, s.twilio_auth_token.get_secret_value())
-    if s.twilio_api_url:
-        client.api.base_url = s.twilio_api_url.rstrip("/")
-    return client
+    sid, token = s.twilio_account_sid, s.twilio_auth_token.get_secret_value()
+    if s.twilio_api_url is None:
+        return Client(sid, token, http_client=TwilioHttpClient(timeout=10.0, logger=_sdk_log))
+    return Client(sid, token, http_client=RebasingHttpClient(s.twilio_api_url))
 
 
 def stream_twiml(call_id: str, settings: Settings | None = None) -> str:
