@@ -56,7 +56,9 @@ class TelephonyActivities:
             call = self.twilio.calls(req.call_sid).fetch()
             if call.status in _FINAL:
                 return str(call.status)
-            return str(self.twilio.calls(req.call_sid).update(status="completed").status)
+            # Twilio ends a live call with "completed" and one still queued or ringing with "canceled".
+            status = "canceled" if call.status in ("queued", "ringing") else "completed"
+            return str(self.twilio.calls(req.call_sid).update(status=status).status)
 
         return await self._rest(run)
 

@@ -1,19 +1,39 @@
 """Bridge overhead per frame, barge-in → clear, and calls per core, over real sockets.
 
-One media-server process pinned to core 0 runs every conversation; this process, pinned to
-the other core, plays Twilio (simulated callers, one shared 20 ms ticker) and the Realtime side
-(the tone stand-in). The server measures, per frame, from the moment the frame came off the
-socket to the moment its forward was written to the other socket: caller → Realtime ("in")
-and agent → Twilio ("out"); and ``speech_started`` arrival → ``clear`` written. Every caller
-speaks 800 ms, then listens; the agent's 1.8 s answer runs into the caller's next turn, so each
-cycle ends with a barge-in. Drops: every caller byte must reach the Realtime side, and every
-agent chunk must reach the caller or have been dropped on purpose (deltas of an interrupted
-response). Run: ``.venv/bin/python -m bench.bench_bridge``.
+Processes, so that the load generator cannot stand in for the server:
+
+* the media server (every conversation), alone on core 0;
+* the tone Realtime stand-in, on core 1;
+* ``CALLER_PROCS`` caller processes playing Twilio, on core 1.
+
+The server measures, per frame, from the moment the frame came off the socket to the moment its
+forward was written to the other socket (the ``frame_probe`` of ``run_conversation``): caller →
+Realtime ("in") and agent → Twilio ("out"); and ``speech_started`` arrival → ``clear`` written.
+Its CPU time over the window gives the CPU per call.
+
+Every caller sends a 20 ms frame on a drift-free schedule (frame *k* is due at ``t0 + k·20 ms``;
+a late frame goes at once, never skipped). Calls are spread over the 20 ms period in
+``SLOTS`` slots, as independent phone calls are, instead of all landing on the same instant.
+Each generator counts its late slots (more than 20 ms behind schedule) so a saturated generator
+shows in the figures. Every caller speaks 800 ms, then listens; the agent's 1.8 s answer runs
+into the caller's next turn, so each cycle ends with a barge-in. After the window every caller
+sends ``TAIL_S`` of silence, so agent audio in flight is delivered, then hangs up.
+
+Drops: every caller byte must reach the Realtime side, and every agent chunk must reach the
+caller or have been dropped on purpose (deltas of an interrupted response).
+
+The search goes upward from 200 calls while p99 (in and out) stays under 5 ms with no drops.
+The load average is recorded with every level, because the machine may be shared.
+
+Run: ``.venv/bin/python -m bench.bench_bridge`` (``--levels 100 --no-search --profile p.prof``
+profiles the server with cProfile at 100 calls).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import base64
 import multiprocessing as mp
 import os
 import time
@@ -31,8 +51,12 @@ from switchboard.tokens import sign_stream_token
 
 SPEECH_FRAMES, PERIOD_FRAMES = 40, 120  # 800 ms of speech every 2.4 s
 WINDOW_S = 6.0
+TAIL_S = 3.0
+SLOTS = 10  # 2 ms apart
+CALLER_PROCS = 2
 LEVELS = (1, 50, 100, 200)
-SEARCH = (250, 300, 350, 400, 500)
+SEARCH = (250, 300, 350, 400, 450, 500, 600, 700, 800)
+P99_LIMIT_MS = 5.0
 
 
 def _pin(core: int) -> None:
@@ -40,15 +64,27 @@ def _pin(core: int) -> None:
         os.sched_setaffinity(0, {core})
 
 
-# -- the server process --------------------------------------------------------------------------
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
-def _server_main(settings: Settings, pipe: Connection) -> None:
+def _commands(pipe: Connection) -> asyncio.Queue[Any]:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    asyncio.get_running_loop().add_reader(pipe.fileno(), lambda: queue.put_nowait(pipe.recv()))
+    return queue
+
+
+# -- the server process (core 0) -------------------------------------------------------------------
+
+
+def _server_main(settings: Settings, pipe: Connection, profile_path: str | None) -> None:
     _pin(0)
-    asyncio.run(_serve(settings, pipe))
+    asyncio.run(_serve(settings, pipe, profile_path))
 
 
-async def _serve(settings: Settings, pipe: Connection) -> None:
+async def _serve(settings: Settings, pipe: Connection, profile_path: str | None) -> None:
+    import cProfile
+
     from tests.voice.twilio_driver import RecordingHooks, make_profile
     from voice.conversation import ConversationResult, run_conversation
     from voice.media_server import MediaServer, MediaStream
@@ -56,6 +92,7 @@ async def _serve(settings: Settings, pipe: Connection) -> None:
     samples: dict[str, list[int]] = {"in": [], "out": [], "clear": []}
     results: list[ConversationResult] = []
     profile = make_profile()
+    profiler = cProfile.Profile() if profile_path else None
 
     def probe(kind: str, ns: int) -> None:
         samples[kind].append(ns)
@@ -68,9 +105,7 @@ async def _serve(settings: Settings, pipe: Connection) -> None:
             )
         )
 
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-    loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    commands = _commands(pipe)
     async with MediaServer(settings, handler=handler):
         pipe.send("ready")
         cpu0 = time.process_time()
@@ -80,10 +115,15 @@ async def _serve(settings: Settings, pipe: Connection) -> None:
                     values.clear()
                 results.clear()
                 cpu0 = time.process_time()
-                pipe.send("ok")
+                if profiler is not None:
+                    profiler.enable()
             elif command == "collect":
+                cpu = time.process_time() - cpu0
+                if profiler is not None and profile_path:
+                    profiler.disable()
+                    profiler.dump_stats(profile_path)
                 figures: dict[str, Any] = {k: percentiles(np.asarray(v) / 1e6) for k, v in samples.items()}
-                figures["cpu_s"] = time.process_time() - cpu0
+                figures["cpu_s"] = cpu
                 pipe.send(figures)
             elif command == "results":
                 pipe.send(
@@ -96,116 +136,214 @@ async def _serve(settings: Settings, pipe: Connection) -> None:
                 )
 
 
-# -- the load generator (this process) -----------------------------------------------------------
+# -- the Realtime stand-in process (core 1) --------------------------------------------------------
 
 
-async def _level(settings: Settings, pipe: Connection, calls: int) -> dict[str, Any]:
-    from tests.voice.tone_realtime import ToneRealtime, tone
+def _tone_main(port: int, pipe: Connection) -> None:
+    _pin(1)
+    asyncio.run(_tone(port, pipe))
+
+
+async def _tone(port: int, pipe: Connection) -> None:
+    from tests.voice.tone_realtime import ToneRealtime
+
+    commands = _commands(pipe)
+    async with ToneRealtime(port, reply_ms=1800, chunk_ms=100) as tone_rt:
+        pipe.send("ready")
+        while (await commands.get()) != "quit":
+            sessions, tone_rt.sessions = tone_rt.sessions, []
+            pipe.send(
+                {
+                    "sessions": len(sessions),
+                    "in_bytes": sum(s.in_bytes for s in sessions),
+                    "out_chunks": sum(s.out_chunks for s in sessions),
+                }
+            )
+
+
+# -- the caller processes (core 1) -----------------------------------------------------------------
+
+
+def _callers_main(settings: Settings, pipe: Connection) -> None:
+    _pin(1)
+    asyncio.run(_callers(settings, pipe))
+
+
+async def _callers(settings: Settings, pipe: Connection) -> None:
+    from tests.voice.tone_realtime import tone
     from tests.voice.twilio_driver import TwilioDriver
 
-    speech = [tone(20, 200.0 + 11 * (n % 40), 12000) for n in range(calls)]
     silence = b"\xff" * 160
-    async with ToneRealtime(settings.ports.realtime, reply_ms=1800, chunk_ms=100) as tone_rt:
-        drivers = []
-        for n in range(calls):
-            call_id = f"c{calls}-{n}"
+    silence_b64 = base64.b64encode(silence).decode()
+    commands = _commands(pipe)
+    while (command := await commands.get()) != "quit":
+        _, numbers, total = command
+        drivers: list[tuple[int, TwilioDriver, bytes, str]] = []
+        for n in numbers:
+            call_id = f"c{total}-{n}"
             token = sign_stream_token(call_id, settings.stream_secret.get_secret_value())
             d = TwilioDriver(settings.public_voice_url, call_id=call_id, token=token)
             await d.connect()
-            drivers.append(d)
-        await asyncio.sleep(0.5)
-        pipe.send("reset")
-        pipe.recv()
-        late_ticks = 0
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        ticks = int(WINDOW_S * 50)
+            speech = tone(20, 200.0 + 11 * (n % 40), 12000)
+            drivers.append((n, d, speech, base64.b64encode(speech).decode()))
+        pipe.send("connected")
+        _, t0 = await commands.get()
+        slots: list[list[tuple[int, TwilioDriver, bytes, str]]] = [[] for _ in range(SLOTS)]
+        for entry in drivers:
+            slots[entry[0] % SLOTS].append(entry)
+        late = slot_ticks = 0
+        worst = 0.0
+        speak_ticks, ticks = int(WINDOW_S * 50), int((WINDOW_S + TAIL_S) * 50)
         for k in range(ticks):
-            due = t0 + k * 0.02
-            if (wait := due - loop.time()) > 0:
-                await asyncio.sleep(wait)
-            elif wait < -0.02:
-                late_ticks += 1
-            for n, d in enumerate(drivers):
-                phase = (k + 7 * n) % PERIOD_FRAMES  # callers out of step, as real calls are
-                await d.send_frame(speech[n] if phase < SPEECH_FRAMES else silence)
-        pipe.send("collect")
-        figures: dict[str, Any] = pipe.recv()
-        await asyncio.sleep(0.5)
-        for d in drivers:
+            for s, members in enumerate(slots):
+                if not members:
+                    continue
+                due = t0 + k * 0.02 + s * 0.02 / SLOTS
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                else:
+                    worst = max(worst, -wait)
+                    late += -wait > 0.02
+                slot_ticks += 1
+                for n, d, speech, speech_b64 in members:
+                    if k < speak_ticks and (k + 7 * n) % PERIOD_FRAMES < SPEECH_FRAMES:
+                        await d.send_frame(speech, speech_b64)
+                    else:
+                        await d.send_frame(silence, silence_b64)
+        for _, d, _, _ in drivers:
             await d.hang_up()
-        await asyncio.sleep(1.0)
-        pipe.send("results")
-        server: dict[str, Any] = pipe.recv()
-    sent, arrived = sum(d.sent_bytes for d in drivers), sum(s.in_bytes for s in tone_rt.sessions)
-    chunks_out = sum(s.out_chunks for s in tone_rt.sessions)
-    chunks_heard = sum(d.recv_chunks for d in drivers)
-    figures["caller_bytes_lost"] = sent - arrived
-    figures["agent_chunks_lost"] = chunks_out - chunks_heard - server["dropped_deltas"]
-    figures["clears"] = sum(len(d.clears) for d in drivers)
-    figures["late_ticks"] = late_ticks
-    figures["errors"] = server["errors"]
+        pipe.send(
+            {
+                "sent_bytes": sum(d.sent_bytes for _, d, _, _ in drivers),
+                "recv_chunks": sum(d.recv_chunks for _, d, _, _ in drivers),
+                "clears": sum(len(d.clears) for _, d, _, _ in drivers),
+                "late_slots": late,
+                "slots": slot_ticks,
+                "worst_late_ms": round(worst * 1000, 1),
+            }
+        )
+
+
+# -- the coordinator -------------------------------------------------------------------------------
+
+
+def _run_level(server: Connection, tone: Connection, callers: list[Connection], calls: int) -> dict[str, Any]:
+    load_before = _load()
+    for i, pipe in enumerate(callers):
+        pipe.send(("level", list(range(i, calls, len(callers))), calls))
+    for pipe in callers:
+        assert pipe.recv() == "connected"
+    time.sleep(0.5)  # every conversation has reached its Realtime session
+    t0 = time.monotonic() + 0.1
+    server.send("reset")
+    for pipe in callers:
+        pipe.send(("go", t0))
+    time.sleep(max(0.0, t0 + WINDOW_S - time.monotonic()))
+    server.send("collect")
+    figures: dict[str, Any] = server.recv()
+    gen = [pipe.recv() for pipe in callers]
+    time.sleep(1.0)  # hang-ups reach the server
+    server.send("results")
+    results: dict[str, Any] = server.recv()
+    tone.send("stats")
+    realtime: dict[str, Any] = tone.recv()
+    sent = sum(g["sent_bytes"] for g in gen)
+    figures["caller_bytes_lost"] = sent - realtime["in_bytes"]
+    heard = sum(g["recv_chunks"] for g in gen)
+    figures["agent_chunks_lost"] = realtime["out_chunks"] - heard - results["dropped_deltas"]
+    figures["clears"] = sum(g["clears"] for g in gen)
+    figures["late_slots"] = f"{sum(g['late_slots'] for g in gen)}/{sum(g['slots'] for g in gen)}"
+    figures["worst_late_ms"] = max(g["worst_late_ms"] for g in gen)
+    figures["errors"] = results["errors"]
+    figures["calls_ended"] = results["calls"]
     figures["cpu_ms_per_call_s"] = 1000.0 * figures["cpu_s"] / (calls * WINDOW_S)
+    figures["loadavg"] = [load_before, _load()]
     return figures
-
-
-def _ok(f: dict[str, Any]) -> bool:
-    return f["in"].get("p99", 1e9) < 5.0 and f["out"].get("p99", 1e9) < 5.0 and _lossless(f)
 
 
 def _lossless(f: dict[str, Any]) -> bool:
     return f["caller_bytes_lost"] == 0 and f["agent_chunks_lost"] == 0 and f["errors"] == 0
 
 
-async def _main() -> None:
-    _pin(1)
+def _ok(f: dict[str, Any]) -> bool:
+    p99_in, p99_out = f["in"].get("p99", 1e9), f["out"].get("p99", 1e9)
+    return p99_in < P99_LIMIT_MS and p99_out < P99_LIMIT_MS and _lossless(f)
+
+
+def _line(calls: int, f: dict[str, Any]) -> str:
+    return (
+        f"{calls} calls: in p50/p99 {f['in'].get('p50', 0):.3f}/{f['in'].get('p99', 0):.3f} ms, "
+        f"out p99 {f['out'].get('p99', 0):.3f}, clear p99 {f['clear'].get('p99', 0):.3f}, "
+        f"cpu {f['cpu_ms_per_call_s']:.2f} ms/s per call, late {f['late_slots']}, "
+        f"lossless {_lossless(f)}, load {f['loadavg'][1]}"
+    )
+
+
+def main(levels: tuple[int, ...], search: bool, profile_path: str | None) -> None:
+    mp_ctx = mp.get_context("spawn")
     with TemporaryDirectory() as home:
         settings = isolated_settings(Path(home))
-        ctx = mp.get_context("spawn")
-        ours, theirs = ctx.Pipe()
-        server = ctx.Process(target=_server_main, args=(settings, theirs), daemon=True)
-        server.start()
+        server_pipe, theirs = mp_ctx.Pipe()
+        tone_pipe, tone_theirs = mp_ctx.Pipe()
+        procs = [
+            mp_ctx.Process(target=_server_main, args=(settings, theirs, profile_path), daemon=True),
+            mp_ctx.Process(target=_tone_main, args=(settings.ports.realtime, tone_theirs), daemon=True),
+        ]
+        callers = []
+        for _ in range(CALLER_PROCS):
+            ours, caller_theirs = mp_ctx.Pipe()
+            callers.append(ours)
+            procs.append(mp_ctx.Process(target=_callers_main, args=(settings, caller_theirs), daemon=True))
+        for proc in procs:
+            proc.start()
+        runs: dict[int, dict[str, Any]] = {}
+        best = 0
         try:
-            assert ours.recv() == "ready"
-            runs: dict[int, dict[str, Any]] = {}
-            for calls in LEVELS:
-                runs[calls] = await _level(settings, ours, calls)
-                print(
-                    f"{calls} calls: in p99 {runs[calls]['in'].get('p99')} ms, lossless {_lossless(runs[calls])}"
-                )
-            best = max((c for c in LEVELS if _ok(runs[c])), default=0)
-            for calls in SEARCH:
-                if best < max(LEVELS) or calls <= best:
-                    break
-                runs[calls] = await _level(settings, ours, calls)
-                print(
-                    f"{calls} calls: in p99 {runs[calls]['in'].get('p99')} ms, lossless {_lossless(runs[calls])}"
-                )
+            assert server_pipe.recv() == "ready" and tone_pipe.recv() == "ready"
+            for calls in levels:
+                runs[calls] = _run_level(server_pipe, tone_pipe, callers, calls)
+                print(_line(calls, runs[calls]), flush=True)
+            best = max((c for c in levels if _ok(runs[c])), default=0)
+            for calls in SEARCH if search and best == max(levels) else ():
+                runs[calls] = _run_level(server_pipe, tone_pipe, callers, calls)
+                print(_line(calls, runs[calls]), flush=True)
                 if not _ok(runs[calls]):
                     break
                 best = calls
-            ours.send("quit")
+            for pipe in [server_pipe, tone_pipe, *callers]:
+                pipe.send("quit")
         finally:
-            server.join(5)
-            if server.is_alive():
-                server.terminate()
+            for proc in procs:
+                proc.join(5)
+                if proc.is_alive():
+                    proc.terminate()
     figures: dict[str, Any] = {}
     for calls, f in runs.items():
         figures[f"overhead_in_ms@{calls}"] = f["in"]
         figures[f"overhead_out_ms@{calls}"] = f["out"]
         figures[f"clear_ms@{calls}"] = f["clear"]
         figures[f"checks@{calls}"] = {
-            k: f[k] for k in ("caller_bytes_lost", "agent_chunks_lost", "errors", "clears", "late_ticks")
+            k: f[k]
+            for k in ("caller_bytes_lost", "agent_chunks_lost", "errors", "clears", "late_slots", "worst_late_ms")
         }
         figures[f"cpu_ms_per_call_per_s@{calls}"] = round(f["cpu_ms_per_call_s"], 3)
+        figures[f"loadavg_1_5_15@{calls}"] = f["loadavg"]
     figures["max_calls_one_core_p99_lt_5ms_no_drops"] = best
     report(
         "bench_bridge",
         figures,
-        notes="server pinned to core 0, load generator (callers + tone Realtime) on core 1; "
-        f"{WINDOW_S:.0f} s window per level; cpu = server process CPU ms per call per second",
+        notes=f"server alone on core 0; tone Realtime + {CALLER_PROCS} caller processes on core 1; "
+        f"{WINDOW_S:.0f} s window per level, {TAIL_S:.0f} s of silence before hang-up; calls spread over "
+        f"{SLOTS} slots of the 20 ms period; cpu = server process CPU ms per call per second; "
+        "loadavg = os.getloadavg() before and after each level (the machine may be shared)",
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(_main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
+    parser.add_argument("--no-search", action="store_true")
+    parser.add_argument("--profile", help="cProfile the server over the (last) window, to this file")
+    args = parser.parse_args()
+    main(tuple(args.levels), not args.no_search, args.profile)

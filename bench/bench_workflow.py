@@ -84,6 +84,7 @@ async def bench_updates(client: Client, settings: Settings) -> dict[str, dict[st
             task_queue=settings.task_queue,
         )
         await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZbench"))
+        await _until_in_conversation(handle)
         tool_ms: list[float] = []
         base_ms: list[float] = []
         day = _day()
@@ -108,12 +109,19 @@ async def bench_updates(client: Client, settings: Settings) -> dict[str, dict[st
     }
 
 
-async def _until_completed(twilio: Any, sid: str) -> None:
+async def _until_in_conversation(handle: Any) -> None:
+    for _ in range(1000):
+        if (await handle.query(CallWorkflow.view)).status == "disclosure":
+            return
+    raise TimeoutError("the call never reached its conversation")
+
+
+async def _until_status(twilio: Any, sid: str, status: str) -> None:
     """Watch the call from outside, as the provider reports it (each look costs ~2–4 ms)."""
     for _ in range(5000):
-        if await asyncio.to_thread(lambda: twilio.calls(sid).fetch().status) == "completed":
+        if await asyncio.to_thread(lambda: twilio.calls(sid).fetch().status) == status:
             return
-    raise TimeoutError("the call was never hung up")
+    raise TimeoutError(f"the call never became {status}")
 
 
 async def bench_hangup(client: Client, settings: Settings) -> dict[str, float]:
@@ -139,6 +147,7 @@ async def bench_hangup(client: Client, settings: Settings) -> dict[str, float]:
                 from_="+61255550100",
                 twiml='<Response><Pause length="60"/></Response>',
             )
+            await _until_status(twilio, call.sid, "in-progress")
             call_id = f"bench-{uuid.uuid4()}"
             handle = await client.start_workflow(
                 CallWorkflow.run,
@@ -154,7 +163,7 @@ async def bench_hangup(client: Client, settings: Settings) -> dict[str, float]:
                 task_queue=settings.task_queue,
             )
             await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZbench"))
-            await _until_completed(twilio, call.sid)
+            await _until_status(twilio, call.sid, "completed")
             samples.append((time.perf_counter() - ended_at[call_id]) * 1000)
             await handle.result()
     return percentiles(samples)

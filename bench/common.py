@@ -50,6 +50,7 @@ def report(name: str, figures: Mapping[str, Any], *, notes: str = "") -> Path:
             table.add_row(key, _fmt(value))
     console = Console()
     console.print(table)
+    console.print(f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if notes:
         console.print(notes)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ def report(name: str, figures: Mapping[str, Any], *, notes: str = "") -> Path:
     payload = {
         "name": name,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
         "figures": figures,
         "notes": notes,
     }

@@ -122,7 +122,14 @@ def voice(settings: Settings) -> ServiceSpec:
 
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order."""
-    from infra import phone
+    from infra import gateway, phone
     from infra.speech import tts
 
-    return [temporal(settings), moto(settings), tts.service(settings), phone.service(settings)]
+    return [
+        temporal(settings),
+        moto(settings),
+        tts.service(settings),
+        gateway.service(settings),
+        phone.service(settings, voice_url=settings.voice_webhook_url),
+        worker(settings),
+    ]

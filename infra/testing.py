@@ -27,6 +27,7 @@ def isolated_settings(home: Path, **overrides: object) -> Settings:
         "twilio_api_url": f"http://{LOCAL_HOST}:{ports.phone}",
         "public_voice_url": f"ws://{LOCAL_HOST}:{ports.voice}/media-stream",
         "public_api_url": f"http://{LOCAL_HOST}:{ports.gateway}",
+        "voice_webhook_url": f"http://{LOCAL_HOST}:{ports.gateway}/twilio/voice",
         "tts_url": f"http://{LOCAL_HOST}:{ports.tts}",
     }
     values.update(overrides)

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # Public URLs that Twilio and callers reach (behind a load balancer in production).
     public_voice_url: str = f"ws://{LOCAL_HOST}:8080/media-stream"
     public_api_url: str = f"http://{LOCAL_HOST}:3000"
+    voice_webhook_url: str = Field(
+        default=f"http://{LOCAL_HOST}:3000/twilio/voice",
+        description="Where the phone number's incoming calls are posted (the inbound_call function).",
+    )
     stream_secret: SecretStr = Field(
         default=SecretStr("local-stream-secret"), description="Signs the media stream's call token."
     )

@@ -347,6 +347,8 @@ class CallWorkflow:
 
     @record_consent.validator
     def _validate_consent(self, answer: ConsentAnswer) -> None:
+        if self.profile is None:
+            raise ValueError("the call is not connected yet")
         if self.finished:
             raise ValueError("the call has ended")
 
@@ -394,7 +396,8 @@ class CallWorkflow:
 
     @run_tool.validator
     def _validate_tool(self, req: ToolCallRequest) -> None:
-        assert self.profile is not None
+        if self.profile is None:
+            raise ValueError("the call is not connected yet")
         if self.finished:
             raise ValueError("the call has ended")
         spec = self.profile.tool(req.call.name)
