@@ -33,6 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from functions._forms import read_form
 from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret
 from switchboard.config import get_settings
+from switchboard.messages import CallbackRequest
 from switchboard.models import Lead
 from switchboard.search_attributes import LEAD_ID
 
@@ -66,7 +67,7 @@ def schedule(lead: Lead) -> bool:
         try:
             handle = await client.start_workflow(
                 WORKFLOW,
-                lead,
+                CallbackRequest(lead=lead),
                 id=f"callback-{lead.submission_id}",
                 task_queue=settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

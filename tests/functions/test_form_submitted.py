@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from infra import gateway
 from switchboard.config import Settings
+from switchboard.messages import CallbackRequest
 from switchboard.models import Lead
 from switchboard.search_attributes import LEAD_ID
 from tests.functions.conftest import FORM_SECRET, LOCAL_SECRET, exists, form_headers
@@ -44,9 +45,9 @@ async def started_input(client: Client, workflow_id: str) -> Lead:
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             payloads = event.workflow_execution_started_event_attributes.input.payloads
-            [lead] = await client.data_converter.decode(payloads, [Lead])
-            assert isinstance(lead, Lead)
-            return lead
+            [request] = await client.data_converter.decode(payloads, [CallbackRequest])
+            assert isinstance(request, CallbackRequest)
+            return request.lead
     raise AssertionError("no start event")
 
 
