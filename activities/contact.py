@@ -26,10 +26,7 @@ class FileDoNotCall:
     def listed(self, phone: str) -> bool:
         if not self.path.exists():
             return False
-        for line in self.path.read_text().splitlines():
-            if line.split("#", 1)[0].strip() == phone:
-                return True
-        return False
+        return any(line.split("#", 1)[0].strip() == phone for line in self.path.read_text().splitlines())
 
 
 class ContactActivities:

@@ -96,6 +96,7 @@ def worker(settings: Settings) -> ServiceSpec:
         url=f"task queue {settings.task_queue!r}",
         health=ready_check(settings, "worker"),
         env=settings.to_env(),
+        ready_timeout_s=60.0,
         description="call workflows, tools, telephony, summary, delivery",
     )
 
@@ -116,6 +117,7 @@ def voice(settings: Settings) -> ServiceSpec:
         url=f"ws://{LOCAL_HOST}:{port}/media-stream  (task queue {settings.voice_task_queue!r})",
         health=healthy,
         env=settings.to_env(),
+        ready_timeout_s=60.0,
         description="voice worker: Twilio media streams ⇄ Realtime, recordings",
     )
 

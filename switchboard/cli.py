@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 
 from infra.services import default_services
 from infra.stack import ServiceReport, Stack, StackError
+from switchboard import cli_intake
 from switchboard.config import Settings, get_settings
 
 console = Console()
@@ -123,6 +124,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["audit"] = cmd_audit
     sub.add_parser("worker", help="run the workflow worker (task queue 'calls')")
     commands["worker"] = cmd_worker
+    cli_intake.add_parser(sub)
+    commands["intake"] = cli_intake.cmd_intake_pending
     return parser, commands
 
 

@@ -6,11 +6,13 @@ New fields always get defaults, so calls in flight keep replaying.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from switchboard.calendar import Hours, business_hours
 
 
 class _Model(BaseModel):
@@ -82,6 +84,18 @@ class Delivery(_Model):
     webhook_url: str | None = None
 
 
+class AfterHours(_Model):
+    """An after-hours profile's summaries go to the office at the next business morning
+    (IntakeDeliveryWorkflow): the firm's zone and hours, and who hears of urgent or late matters."""
+
+    timezone: str = "Australia/Sydney"
+    hours: Hours = Field(default_factory=business_hours)
+    deliver_at: time = time(8, 0)
+    on_call: list[str] = Field(default_factory=list, description="Emailed at once for urgent matters.")
+    escalation: list[str] = Field(default_factory=list, description="Emailed when delivery is late.")
+    escalate_after: timedelta = timedelta(hours=1)
+
+
 class AgentProfile(_Model):
     """One agent, one clear job: its instructions, voice, tools and guardrails."""
 
@@ -100,6 +114,7 @@ class AgentProfile(_Model):
     guardrails: Guardrails
     summary_schema: str = Field(description="Name of the summary schema for this job.")
     delivery: Delivery = Field(default_factory=Delivery)
+    after_hours: AfterHours | None = None
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)

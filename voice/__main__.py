@@ -18,7 +18,7 @@ from voice.serve import serve
 
 async def main(settings: Settings | None = None) -> None:
     s = settings or get_settings()
-    client = await connect_client(s)
+    client = await connect_client(s, wait_s=60)
     activities = VoiceActivities(client, s)
     recordings = RecordingActivities(s)
     worker = Worker(

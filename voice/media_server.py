@@ -69,6 +69,7 @@ class MediaStream:
     malformed_before_start: int = 0
     arrived_at: float = field(default_factory=time.time)
     _released: asyncio.Event = field(default_factory=asyncio.Event)
+    _claimed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def stream_sid(self) -> str:
@@ -103,6 +104,7 @@ class StreamBroker:
             return False
         waiter = self._waiters.pop(stream.call_id, None)
         if waiter is not None and not waiter.done():
+            stream._claimed.set()
             waiter.set_result(stream)
         else:
             self._streams[stream.call_id] = stream
@@ -123,6 +125,7 @@ class StreamBroker:
         """The stream of ``call_id``, waiting up to ``timeout_s`` seconds for it. Raises TimeoutError."""
         stream = self._streams.pop(call_id, None)
         if stream is not None:
+            stream._claimed.set()
             return stream
         waiter = self._waiters.get(call_id)
         if waiter is None or waiter.done():
@@ -229,16 +232,20 @@ class MediaServer:
             await ws.close(TRY_AGAIN_LATER, "a stream for this call is already open")
             return
         await self.broker.notify(stream)
+        claimed = asyncio.ensure_future(stream._claimed.wait())
         released = asyncio.ensure_future(stream._released.wait())
         closed = asyncio.ensure_future(ws.wait_closed())
         try:
-            done, _ = await asyncio.wait({released, closed}, timeout=self.claim_timeout_s)
+            done, _ = await asyncio.wait({claimed, closed}, timeout=self.claim_timeout_s)
             if not done:  # nobody claimed it in time
                 self.broker.withdraw(stream)
                 await ws.close(TRY_AGAIN_LATER, "no conversation claimed the stream")
-            elif released not in done:  # the caller left before anyone claimed the stream
+            elif claimed not in done:  # the caller left before anyone claimed the stream
                 self.broker.withdraw(stream)
+            else:  # a conversation holds it: keep the socket until it is released or closes
+                await asyncio.wait({released, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            claimed.cancel()
             released.cancel()
             closed.cancel()
 

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         Turn,
     )
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
+    from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
 
 CONNECT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -242,7 +243,26 @@ class CallWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
         )
         recording_key = archive.key if archive else None
-        if self.profile.delivery.email or self.profile.delivery.webhook_url:
+        after_hours = self.profile.after_hours
+        if after_hours is not None and workflow.patched("intake-delivery-workflow"):
+            # Its own workflow delivers at the next business morning; it outlives this call.
+            await workflow.start_child_workflow(
+                IntakeDeliveryWorkflow.run,
+                IntakeDeliveryInput(
+                    summary=summary,
+                    delivery=self.profile.delivery,
+                    recording_key=recording_key,
+                    timezone=after_hours.timezone,
+                    hours=after_hours.hours,
+                    deliver_at=after_hours.deliver_at,
+                    on_call=after_hours.on_call,
+                    escalation=after_hours.escalation,
+                    escalate_after=after_hours.escalate_after,
+                ),
+                id=intake_workflow_id(self.call_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        elif self.profile.delivery.email or self.profile.delivery.webhook_url:
             await workflow.execute_activity(
                 "deliver",
                 DeliverInput(summary=summary, delivery=self.profile.delivery, recording_key=recording_key),

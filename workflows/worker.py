@@ -20,10 +20,11 @@ from switchboard.telephony import twilio_client
 from switchboard.temporal import connect_client
 from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
+from workflows.intake_delivery import IntakeDeliveryWorkflow
 
 
 def workflow_classes() -> Sequence[type]:
-    return [CallWorkflow, OutboundCallbackWorkflow]
+    return [CallWorkflow, OutboundCallbackWorkflow, IntakeDeliveryWorkflow]
 
 
 def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
@@ -54,7 +55,7 @@ async def main(settings: Settings | None = None) -> None:
     from switchboard.readiness import mark_ready
 
     s = settings or get_settings()
-    client = await connect_client(s)
+    client = await connect_client(s, wait_s=60)
     async with build_worker(client, s):
         mark_ready(s, "worker")
         await asyncio.Event().wait()

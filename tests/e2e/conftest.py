@@ -1,0 +1,57 @@
+"""The whole local stack as processes, started by the same launcher as ``switchboard up``:
+Temporal, moto, Piper, the Realtime engine, the phone network, the gateway, both workers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from infra import gateway, phone, services
+from infra import realtime_engine as engine
+from infra.phone.client import SimClient
+from infra.speech import tts
+from infra.stack import ServiceSpec, Stack
+from infra.testing import isolated_settings, running_stack
+from switchboard.config import Settings
+from switchboard.temporal import connect_client
+
+
+def full_stack(settings: Settings) -> list[ServiceSpec]:
+    return [
+        services.temporal(settings, in_memory=True),
+        services.moto(settings),
+        tts.service(settings),
+        engine.service(settings),
+        gateway.service(settings),
+        phone.service(settings, voice_url=settings.voice_webhook_url),
+        services.worker(settings),
+        services.voice(settings),
+    ]
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Settings, Stack]]:
+    settings = isolated_settings(tmp_path_factory.mktemp("e2e"))
+    try:
+        async with running_stack(settings, full_stack) as stack:
+            yield settings, stack
+    finally:  # keep the services' logs where a failed run can be read (pytest rotates its tmp dirs)
+        kept = Path(".local/test-logs/e2e")
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(settings.logs_dir, kept, dirs_exist_ok=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def e2e_client(e2e: tuple[Settings, Stack]) -> Client:
+    return await connect_client(e2e[0])
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sim(e2e: tuple[Settings, Stack]) -> AsyncIterator[SimClient]:
+    async with SimClient(f"http://127.0.0.1:{e2e[0].ports.phone}") as client:
+        yield client

@@ -1,0 +1,124 @@
+"""A booking call end to end: phone network → gateway (inbound_call) → CallWorkflow → voice
+worker ⇄ local Realtime engine; then hangup, S3 archive, summary, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import date, timedelta
+
+from temporalio.client import Client
+
+from infra.phone.client import SimClient
+from infra.services import temporal_binary
+from infra.stack import Stack
+from switchboard import aws
+from switchboard.audit import fetch_timeline
+from switchboard.config import Settings
+from switchboard.models import CallOutcome, Outcome
+from workflows.call import CallWorkflow
+
+CLINIC = "+61255550101"
+CALLER = "+61412345678"
+
+
+def next_weekday_name() -> tuple[str, date]:
+    d = date.today() + timedelta(days=2)
+    while d.weekday() >= 5:
+        d += timedelta(days=1)
+    return d.strftime("%A"), d
+
+
+def booking_script(day: str) -> dict[str, object]:
+    wait = {"wait_for_agent": {"silence_ms": 900, "timeout_ms": 25000}}
+    return {
+        "name": "e2e-booking",
+        "steps": [
+            wait,
+            {"say": "Yes, that's fine."},
+            wait,
+            {"say": f"Do you have any free appointments on {day}?"},
+            wait,
+            {"say": f"Please book me in at ten a.m. on {day}. My name is Jane Citizen."},
+            wait,
+            {"say": "My phone number is zero four one two three four five six seven eight."},
+            wait,
+            {"say": "Yes, that's right."},
+            wait,
+            {"say": "That's all, thank you. Goodbye."},
+            {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 15000}},
+        ],
+        "after_steps": "hangup",
+        "max_duration_ms": 150000,
+    }
+
+
+async def place_call(
+    sim: SimClient, client: Client, to: str, script: dict[str, object]
+) -> tuple[str, CallOutcome]:
+    sid = await sim.inbound_call({"from": CALLER, "to": to, "caller": {"script": script}})
+    await sim.wait(sid, timeout_s=180)
+    outcome = await asyncio.wait_for(
+        client.get_workflow_handle_for(CallWorkflow.run, f"call-{sid}").result(), 120
+    )
+    return sid, outcome
+
+
+async def test_booking_call_end_to_end(
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+) -> None:
+    settings, _ = e2e
+    day_name, day = next_weekday_name()
+    sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    print("\n".join(said), [(r.name, r.ok, r.arguments, r.error) for r in outcome.tool_results])
+    import json
+
+    print(json.dumps((await sim.call(sid)).get("timeline"), default=str)[-6000:])
+    assert outcome.outcome == Outcome.COMPLETED, said
+    assert outcome.consent is not None and outcome.consent.recording
+    names = [r.name for r in outcome.tool_results if r.ok]
+    assert "check_availability" in names and "book_appointment" in names, said
+    booked = next(r for r in outcome.tool_results if r.name == "book_appointment" and r.ok)
+    assert booked.arguments["date"] == day.isoformat() and booked.arguments["time"] == "10:00"
+    assert booked.arguments["phone"] == "0412345678"
+    assert outcome.summary is not None and outcome.summary.fields["booked"] is True
+    assert outcome.summary.fields["booking_id"] == booked.output["booking_id"]
+
+    # The recording is in S3, encrypted, with the call's metadata; the agent's disclosure came first.
+    assert outcome.recording_key
+    head = aws.client("s3", settings).head_object(
+        Bucket=settings.recordings_bucket, Key=outcome.recording_key
+    )
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["Metadata"]["call-id"] == f"call-{sid}" and head["Metadata"]["consent"] == "granted"
+    assert outcome.transcript[0].speaker == "agent" and "AI assistant" in outcome.transcript[0].text
+
+    # The phone network saw the agent hang up after the goodbye.
+    call = await sim.call(sid)
+    assert call["status"] == "completed"
+
+    # The audit shows every step; `temporal workflow show` shows each tool execution.
+    kinds = [e.kind for e in await fetch_timeline(e2e_client, f"call-{sid}")]
+    for kind in ("profile", "disclosure", "consent", "tool", "hangup", "archive", "summary", "end"):
+        assert kind in kinds, kind
+    shown = (
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                temporal_binary(),
+                "workflow",
+                "show",
+                "-w",
+                f"call-{sid}",
+                "--address",
+                settings.temporal_address,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    ).stdout
+    assert shown.count("MarkerRecorded") >= 3  # get_profile + the two tools, as local activities
+    assert "run_tool" in shown
