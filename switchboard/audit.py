@@ -8,7 +8,6 @@ dashboard and the eval recorder read calls the same way. Phone numbers are maske
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,12 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
-_PHONE = re.compile(r"\+?\d[\d ]{6,}\d")
-
-
-def mask_phone(text: str) -> str:
-    """'+61412345678' → '+614•••••678'."""
-    return _PHONE.sub(lambda m: m.group()[:4] + "•" * max(len(m.group()) - 7, 0) + m.group()[-3:], text)
+from switchboard.privacy import mask_phone
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,6 +87,21 @@ class TransferReady(_Msg):
 
 
 # -- Updates ---------------------------------------------------------------------------------
+
+
+class SupervisorAction(_Msg):
+    """What a supervisor does to a live call from the dashboard; each one is an Update in the history."""
+
+    kind: Literal["whisper", "take_over", "end_call", "approve", "reject"]
+    text: str = Field(default="", max_length=2000, description="The whisper, or the hand-over note.")
+    tool_call_id: str | None = None
+    to_number: str | None = Field(default=None, description="Take over to this number (else the profile's).")
+    supervisor: str = Field(default="", max_length=120)
+
+
+class SupervisorResult(_Msg):
+    accepted: bool
+    detail: str = ""
 
 
 class ConsentAnswer(_Msg):
@@ -234,6 +249,11 @@ class CallView(_Msg):
     call_id: str
     profile: str
     status: CallStatus
+    direction: str = ""
+    caller: str = Field(default="", description="The other party's number, masked.")
+    started_at: datetime | None = None
+    pending_approvals: list[ToolCall] = Field(default_factory=list)
+    whispers: int = 0
     consent: Consent | None = None
     turns: int = 0
     tool_calls: int = 0

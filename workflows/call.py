@@ -57,8 +57,10 @@ with workflow.unsafe.imports_passed_through():
         ToolResult,
         Turn,
     )
+    from switchboard.privacy import mask_phone
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
     from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
+    from workflows.supervision import Supervision
 
 CONNECT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -76,8 +78,9 @@ END_REASON_OUTCOME = {
 
 
 @workflow.defn
-class CallWorkflow:
+class CallWorkflow(Supervision):
     def __init__(self) -> None:
+        self._init_supervision()
         self.call_id = ""
         self.profile: AgentProfile | None = None
         self.status = CallStatus.CONNECTING
@@ -95,6 +98,8 @@ class CallWorkflow:
         self.caller_gone = False
         self.voicemail = False
         self.command: ConversationCommand | None = None
+        self.request: CallRequest | None = None
+        self.started_at: datetime | None = None
         self.finished = False
         self.outcome: Outcome | None = None
 
@@ -104,6 +109,8 @@ class CallWorkflow:
     async def run(self, req: CallRequest) -> CallOutcome:
         self.call_id = req.call_id
         self.call_sid = req.call_sid
+        self.request = req
+        self.started_at = workflow.now()
         self.profile = await workflow.execute_local_activity(
             "get_profile", req.profile, result_type=AgentProfile, start_to_close_timeout=FAST
         )
@@ -178,7 +185,7 @@ class CallWorkflow:
         await workflow.wait_condition(lambda: self.transfer_ready)
         await self._transfer()
 
-    async def _transfer(self) -> None:
+    async def _transfer(self, to_number: str | None = None) -> None:
         assert self.profile is not None
         if self.transferred or not self.call_sid:
             return
@@ -187,7 +194,7 @@ class CallWorkflow:
             "transfer",
             TransferInput(
                 call_sid=self.call_sid,
-                to_number=self.profile.guardrails.escalation_number,
+                to_number=to_number or self.profile.guardrails.escalation_number,
                 note=self.escalation or "",
             ),
             start_to_close_timeout=FAST,
@@ -391,6 +398,12 @@ class CallWorkflow:
                 ok=True,
                 output={"action": "transfer", "say": "I'll put you through to a person now. Please hold."},
             )
+        elif (
+            (spec := self.profile.tool(call.name))
+            and spec.requires_approval
+            and (refused := await self._await_approval(req))
+        ):
+            result = refused
         else:
             tool = REGISTRY[call.name]
             invocation = ToolInvocation(
@@ -463,4 +476,14 @@ class CallWorkflow:
             tool_calls=len(self.tool_results),
             escalation=self.escalation,
             outcome=self.outcome,
+            direction=self.request.direction.value if self.request else "",
+            caller=mask_phone(self._other_party()),
+            started_at=self.started_at,
+            pending_approvals=list(self.pending_approvals.values()),
+            whispers=len(self.whispers),
         )
+
+    def _other_party(self) -> str:
+        if self.request is None:
+            return ""
+        return self.request.from_number if self.request.direction == "inbound" else self.request.to_number

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -27,27 +28,35 @@ def workflow_classes() -> Sequence[type]:
     return [CallWorkflow, OutboundCallbackWorkflow, IntakeDeliveryWorkflow]
 
 
-def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    overrides: Mapping[str, Callable[..., Any]] | None = None,
+    **options: Any,
+) -> Worker:
+    """The worker; ``overrides`` replace activities by name (tests swap in fakes this way)."""
     settings.home.mkdir(parents=True, exist_ok=True)
     tools = ToolActivities(SqliteBusiness(settings.home / "business.sqlite"))
     telephony = TelephonyActivities(twilio_client(settings), settings)
     contact = ContactActivities(FileDoNotCall(settings.home / "do_not_call.txt"))
+    activities: dict[str, Callable[..., Any]] = {
+        "get_profile": get_profile,
+        "run_tool": tools.run_tool,
+        "dial": telephony.dial,
+        "hangup": telephony.hangup,
+        "transfer": telephony.transfer,
+        "summarise": SummaryActivities().summarise,
+        "deliver": DeliveryActivities(settings).deliver,
+        "check_do_not_call": contact.check_do_not_call,
+    }
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflow_classes(),
-        activities=[
-            get_profile,
-            tools.run_tool,
-            telephony.dial,
-            telephony.hangup,
-            telephony.transfer,
-            SummaryActivities().summarise,
-            DeliveryActivities(settings).deliver,
-            contact.check_do_not_call,
-        ],
+        activities=list((activities | dict(overrides or {})).values()),
         activity_executor=ThreadPoolExecutor(8),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

@@ -22,7 +22,9 @@ def profile_names() -> list[str]:
     )
 
 
-def _tool_specs(names: list[str], confirm: dict[str, list[str]], require_consent: bool) -> list[ToolSpec]:
+def _tool_specs(
+    names: list[str], confirm: dict[str, list[str]], require_consent: bool, approval: set[str]
+) -> list[ToolSpec]:
     from activities.tools import REGISTRY
     from activities.tools.system import RECORD_CONSENT, SYSTEM_TOOLS
 
@@ -46,6 +48,7 @@ def _tool_specs(names: list[str], confirm: dict[str, list[str]], require_consent
                 parameters=tool.parameters(),
                 confirm_arguments=confirm.get(name, []),
                 write_back=tool.write_back,
+                requires_approval=name in approval,
             )
         )
     return specs
@@ -55,10 +58,11 @@ def parse_profile(raw: dict[str, Any]) -> AgentProfile:
     raw = dict(raw)
     names: list[str] = raw.pop("tools")
     confirm: dict[str, list[str]] = raw.pop("confirm_arguments", {})
+    approval = set(raw.pop("require_approval", []))
     require = raw.get("guardrails", {}).get("require_recording_consent", True)
     if not 3 <= len(names) <= 5:
         raise ValueError(f"a profile has one clear job with 3 to 5 tools, not {len(names)}")
-    return AgentProfile.model_validate(raw | {"tools": _tool_specs(names, confirm, require)})
+    return AgentProfile.model_validate(raw | {"tools": _tool_specs(names, confirm, require, approval)})
 
 
 @cache

@@ -3,10 +3,12 @@ registered under the real name on the voice host's queue (the real voice path is
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -26,7 +28,16 @@ from switchboard.messages import (
     ToolCallRequest,
     TurnBatch,
 )
-from switchboard.models import CallOutcome, CallRequest, Direction, Outcome, Speaker, ToolCall, Turn
+from switchboard.models import (
+    AgentProfile,
+    CallOutcome,
+    CallRequest,
+    Direction,
+    Outcome,
+    Speaker,
+    ToolCall,
+    Turn,
+)
 from voice.audio import write_wav
 from workflows.call import CallWorkflow
 from workflows.worker import build_worker
@@ -54,7 +65,12 @@ def tool(tool_name: str, /, **arguments: object) -> ToolCallRequest:
 
 
 async def run_call(
-    client: Client, settings: Settings, tmp_path: Path, script: Script, profile: str = "clinic_booking"
+    client: Client,
+    settings: Settings,
+    tmp_path: Path,
+    script: Script,
+    profile: str = "clinic_booking",
+    overrides: Mapping[str, Callable[..., Any]] | None = None,
 ) -> CallOutcome:
     host = f"test-{uuid.uuid4().hex[:6]}"
     wav = tmp_path / "call.wav"
@@ -73,7 +89,7 @@ async def run_call(
         task_queue=f"voice-{host}",
         activities=[converse, recordings.archive_recording, recordings.delete_recording],
     )
-    async with build_worker(client, settings), voice:
+    async with build_worker(client, settings, overrides=overrides), voice:
         handle = await client.start_workflow(
             CallWorkflow.run,
             CallRequest(
@@ -205,3 +221,61 @@ async def test_audit_timeline_shows_every_step(
     assert booking.detail["result"]["output"]["booking_id"].startswith("B")
     archive = next(e for e in timeline if e.kind == "archive")
     assert archive.detail["result"]["key"] == outcome.recording_key
+
+
+async def test_supervisor_whispers_approves_and_rejects(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    from switchboard.messages import SupervisorAction
+    from switchboard.profiles import load_profile
+
+    profile = load_profile("job_status").model_copy(deep=True)
+    for spec in profile.tools:
+        spec.requires_approval = spec.name == "add_job_note"
+
+    @activity.defn(name="get_profile")
+    async def held_profile(name: str) -> AgentProfile:
+        return profile
+
+    async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
+        await handle.execute_update(
+            CallWorkflow.supervise, SupervisorAction(kind="whisper", text="Offer a callback")
+        )
+        command = await handle.query(CallWorkflow.pending_command)
+        assert command is not None and command.kind == "whisper" and command.line == "Offer a callback"
+
+        async def decide(kind: Literal["approve", "reject"]) -> None:
+            for _ in range(200):
+                pending = (await handle.query(CallWorkflow.view)).pending_approvals
+                if pending:
+                    await handle.execute_update(
+                        CallWorkflow.supervise, SupervisorAction(kind=kind, tool_call_id=pending[0].call_id)
+                    )
+                    return
+                await asyncio.sleep(0.05)
+
+        note = {"job_id": "4172", "note": "customer not home", "confirmed": True}
+        _, result = await asyncio.gather(
+            decide("approve"), handle.execute_update(CallWorkflow.run_tool, tool("add_job_note", **note))
+        )
+        assert result.ok, result.error
+        _, result = await asyncio.gather(
+            decide("reject"), handle.execute_update(CallWorkflow.run_tool, tool("add_job_note", **note))
+        )
+        assert not result.ok and "supervisor" in (result.error or "")
+        stale = SupervisorAction(kind="approve", tool_call_id="nope")
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(CallWorkflow.supervise, stale)
+        await handle.execute_update(CallWorkflow.run_tool, tool("end_call"))
+        return EndReason.AGENT_ENDED
+
+    outcome = await run_call(
+        temporal_client,
+        stack,
+        tmp_path,
+        script,
+        profile="job_status",
+        overrides={"get_profile": held_profile},
+    )
+    assert [r.ok for r in outcome.tool_results if r.name == "add_job_note"] == [True, False]
