@@ -325,7 +325,14 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None) -> Non
         figures[f"clear_ms@{calls}"] = f["clear"]
         figures[f"checks@{calls}"] = {
             k: f[k]
-            for k in ("caller_bytes_lost", "agent_chunks_lost", "errors", "clears", "late_slots", "worst_late_ms")
+            for k in (
+                "caller_bytes_lost",
+                "agent_chunks_lost",
+                "errors",
+                "clears",
+                "late_slots",
+                "worst_late_ms",
+            )
         }
         figures[f"cpu_ms_per_call_per_s@{calls}"] = round(f["cpu_ms_per_call_s"], 3)
         figures[f"loadavg_1_5_15@{calls}"] = f["loadavg"]

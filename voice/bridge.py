@@ -26,7 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
-from voice.twilio_media import ClearOut, InboundMessage, MarkOut, MediaOut, OutboundMessage
+from voice.actions import (
+    Action,
+    AppendAudio,
+    CloseStream,
+    DtmfReceived,
+    EmitTurn,
+    Notify,
+    SendRealtime,
+    SendTwilio,
+    ToolCallRequested,
+    Transfer,
+)
+from voice.twilio_media import ClearOut, InboundMessage, MarkOut, MediaOut
 
 __all__ = [
     "Action",
@@ -44,68 +56,6 @@ __all__ = [
 ]
 
 MAX_GAP_PAD_MS = 10_000
-
-
-# -- actions -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SendTwilio:
-    message: OutboundMessage
-
-
-@dataclass(frozen=True, slots=True)
-class AppendAudio:
-    """Caller audio for ``input_audio_buffer.append`` (base64 μ-law, forwarded unchanged)."""
-
-    payload: str
-
-
-@dataclass(frozen=True, slots=True)
-class SendRealtime:
-    event: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class EmitTurn:
-    turn: Turn
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRequested:
-    """Run this tool. ``cancelled``: its response was cut off by barge-in; do not commit writes."""
-
-    call: ToolCall
-    cancelled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CloseStream:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    to: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfReceived:
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Something worth recording that needs no action (``opening_line_done``, ``realtime_error``…)."""
-
-    name: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-Action = (
-    SendTwilio | AppendAudio | SendRealtime | EmitTurn | ToolCallRequested | CloseStream | Transfer
-    | DtmfReceived | Notify
-)  # fmt: skip
 
 
 # -- state -------------------------------------------------------------------------------------
@@ -271,8 +221,10 @@ class Bridge:
         return []
 
     def _on_media(self, msg: Any) -> list[Action]:
-        media = msg.media
-        ts, payload = media.timestamp, media.payload
+        return self.on_media(msg.media.timestamp, msg.media.payload)
+
+    def on_media(self, ts: int, payload: str) -> list[Action]:
+        """Caller audio (a ``media`` frame's timestamp and base64 payload): the hot path."""
         if self.first_ts is None:
             self.first_ts = self.clock_ms = ts
         gap = ts - self.clock_ms

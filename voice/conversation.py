@@ -35,11 +35,9 @@ from websockets.exceptions import ConnectionClosed
 from switchboard.config import Settings
 from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
 from voice import twilio_media
-from voice.bridge import (
+from voice.actions import (
     Action,
     AppendAudio,
-    Bridge,
-    BridgeConfig,
     CloseStream,
     DtmfReceived,
     EmitTurn,
@@ -49,9 +47,16 @@ from voice.bridge import (
     ToolCallRequested,
     Transfer,
 )
+from voice.bridge import Bridge, BridgeConfig
 from voice.latency import LatencyMeter
 from voice.media_server import MediaStream
-from voice.realtime import RealtimeClient, RealtimeError, RealtimeProtocolError, turn_detection_config
+from voice.realtime import (
+    RealtimeClient,
+    RealtimeError,
+    RealtimeProtocolError,
+    send_texts,
+    turn_detection_config,
+)
 from voice.recorder import Recorder
 from voice.twilio_media import ClearOut, MediaOut, TwilioFrameError
 
@@ -250,23 +255,36 @@ class _Conversation:
     async def _read_twilio(self) -> None:
         ws, recorder, bridge, probe = self.stream.ws, self.recorder, self.bridge, self.probe
         arrivals = getattr(ws, "arrivals", None)
+        decode_media, a2b = twilio_media.decode_media, binascii.a2b_base64
+        perf_ns = time.perf_counter_ns
         try:
             while True:
                 frame = await ws.recv()
-                t = arrivals.popleft() if arrivals else time.perf_counter_ns()
+                t = arrivals.popleft() if arrivals else perf_ns()
+                media = decode_media(frame)  # caller audio: no models, no copies of the payload
+                if media is not None:
+                    ts, payload = media
+                    try:
+                        recorder.caller_audio(ts, a2b(payload, strict_mode=True))
+                    except binascii.Error:
+                        self.malformed += 1
+                        continue
+                    self.frames_in += 1
+                    await self._perform(bridge.on_media(ts, payload), t)
+                    if probe is not None:
+                        probe("in", perf_ns() - t)
+                    continue
                 try:
                     msg = twilio_media.decode(frame)
-                    if msg.event == "media":
-                        recorder.caller_audio(
-                            msg.media.timestamp, binascii.a2b_base64(msg.media.payload, strict_mode=True)
-                        )
+                    if msg.event == "media":  # decode_media takes every valid one; kept for safety
+                        recorder.caller_audio(msg.media.timestamp, a2b(msg.media.payload, strict_mode=True))
                         self.frames_in += 1
                 except (TwilioFrameError, binascii.Error):
                     self.malformed += 1
                     continue
                 await self._perform(bridge.on_twilio(msg), t)
                 if probe is not None and msg.event == "media":
-                    probe("in", time.perf_counter_ns() - t)
+                    probe("in", perf_ns() - t)
         except ConnectionClosed:
             await self._finish("caller_hung_up")
         except RealtimeError as exc:
@@ -343,7 +361,7 @@ class _Conversation:
             self.recorder.agent_audio(self.bridge.clock_ms, audio)
         elif type(message) is ClearOut:
             self.recorder.clear(self.bridge.clock_ms)
-        await self.stream.ws.send(twilio_media.encode(message, self.stream.stream_sid))
+        await send_texts(self.stream.ws, twilio_media.encode(message, self.stream.stream_sid))
         if type(message) is MediaOut:
             self.frames_out += 1
             self.meter.agent_audio_sent(time.perf_counter_ns())

@@ -36,8 +36,10 @@ from typing import Any, ClassVar
 from openai.types.realtime import RealtimeErrorEvent, RealtimeServerEvent
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from switchboard.config import Settings
 from switchboard.models import AgentProfile, TurnDetection
@@ -56,6 +58,7 @@ __all__ = [
     "ServerEvent",
     "error_from_event",
     "parse_server_event",
+    "send_texts",
     "session_config",
     "turn_detection_config",
 ]
@@ -75,6 +78,9 @@ def _event_classes() -> dict[str, type[BaseModel]]:
     for cls in union:
         (name,) = typing.get_args(cls.model_fields["type"].annotation)
         table[name] = cls
+        # The SDK defers building its validators to first use: ~10 ms an event type, which would
+        # land in the middle of the first calls' audio. Build them all now, at import.
+        cls.model_rebuild()
     return table
 
 
@@ -186,6 +192,32 @@ def session_config(profile: AgentProfile) -> dict[str, Any]:
     }
 
 
+# -- sending ----------------------------------------------------------------------------------
+
+
+async def send_texts(connection: Connection, *texts: str) -> None:
+    """Send text messages in order; on the hot path, as one socket write with no await.
+
+    ``Connection.send`` costs about twice the frame itself (an async context manager and a drain
+    per message). When the connection is open, its write buffer is below the high-water mark and
+    no fragmented message is in progress (exactly when ``send`` would not wait), the frames are
+    queued on the Sans-I/O protocol and written at once; otherwise ``send`` does it, with its flow
+    control and its ``ConnectionClosed``.
+    """
+    if (
+        connection.protocol.state is State.OPEN
+        and connection.send_in_progress is None
+        and not connection.paused
+    ):
+        protocol = connection.protocol
+        for text in texts:
+            protocol.send_text(text.encode())
+        connection.transport.write(b"".join(protocol.data_to_send()))
+        return
+    for text in texts:
+        await connection.send(text)
+
+
 # -- the client --------------------------------------------------------------------------------
 
 
@@ -254,7 +286,7 @@ class RealtimeClient:
 
     async def _send_text(self, text: str) -> None:
         try:
-            await self.connection.send(text)
+            await send_texts(self.connection, text)
         except ConnectionClosed as exc:
             raise self._closed(exc) from None
 

@@ -461,6 +461,10 @@ class CallWorkflow(Supervision):
     def get_transcript(self) -> list[Turn]:
         return self.transcript
 
+    @workflow.query(name="tool_calls")
+    def get_tool_calls(self) -> list[ToolResult]:
+        return self.tool_results
+
     @workflow.query(name="command")
     def pending_command(self) -> ConversationCommand | None:
         return self.command

@@ -99,6 +99,36 @@ async def test_malformed_frames_are_counted_and_skipped(settings: Settings, tone
     assert tone_rt.sessions[0].in_bytes == d.sent_bytes
 
 
+async def test_malformed_media_frames_are_counted_and_skipped(
+    settings: Settings, tone_rt: ToneRealtime
+) -> None:
+    """Media frames that fail the fast path (bad timestamp, bad base64) are counted, never forwarded."""
+    runner = Runner(settings, RecordingHooks())
+    async with MediaServer(settings, handler=runner):
+        d = driver(settings)
+        await d.connect()
+        await d.silence(100)
+        bad_frames: list[str | bytes] = [
+            '{"event":"media","media":{"timestamp":"-20","payload":"//8="}}',
+            '{"event":"media","media":{"timestamp":"120","payload":"//8"}}',  # not strict base64
+            '{"event":"media","media":{"timestamp":"120","payload":"//8=//8="}}',  # padding inside
+            '{"event":"media","media":{"timestamp":"120","payload":"//8\\u0000"}}',
+            '{"event":"media","sequenceNumber":"x","media":{"timestamp":"120","payload":"//8="}}',
+        ]
+        for bad in bad_frames:
+            await d.send_raw(bad)
+        await d.play(SPEECH)
+        await d.silence(1500)
+        await d.hang_up()
+        await asyncio.wait_for(runner.done.wait(), 20)
+    (result,) = runner.results
+    assert result.end_reason == "caller_hung_up"
+    assert result.malformed_frames == len(bad_frames)
+    assert result.frames_in == d.chunk
+    assert tone_rt.sessions[0].in_bytes == d.sent_bytes  # not one byte of the bad frames went on
+    assert d.recv_bytes == tone_rt.sessions[0].out_bytes > 0
+
+
 async def test_caller_vanishing_ends_cleanly_with_the_recording_kept(settings: Settings) -> None:
     hooks = RecordingHooks()
     runner = Runner(settings, hooks)

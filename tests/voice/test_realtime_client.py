@@ -152,3 +152,27 @@ def test_unknown_and_invalid_events_are_protocol_errors() -> None:
         '{"type":"input_audio_buffer.speech_started","event_id":"e","audio_start_ms":5,"item_id":"i"}'
     )
     assert event.type == "input_audio_buffer.speech_started" and event.audio_start_ms == 5
+
+
+async def test_send_texts_writes_in_order_and_raises_once_closed() -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from voice.realtime import send_texts
+
+    got: list[str] = []
+
+    async def collect(ws: ServerConnection) -> None:
+        async for message in ws:
+            got.append(str(message))
+
+    async with serve(collect, "127.0.0.1", 0, compression=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            await send_texts(ws, "a", "b")
+            for n in range(200):  # written directly or left to send() under back-pressure: in order
+                await send_texts(ws, str(n) * 2000)
+            await send_texts(ws, "z")
+        with pytest.raises(ConnectionClosed):
+            await send_texts(ws, "late")
+    assert got == ["a", "b", *(str(n) * 2000 for n in range(200)), "z"]

@@ -78,3 +78,48 @@ def test_encode_outbound_messages() -> None:
 
 def test_encode_escapes_a_payload_that_is_not_json_safe() -> None:
     assert json.loads(tm.encode(tm.MediaOut('a"b\\c'), "MZ1"))["media"]["payload"] == 'a"b\\c'
+
+
+# -- the media fast path ------------------------------------------------------------------------
+
+_MEDIA_FRAMES = [
+    '{"event":"media","sequenceNumber":"3","streamSid":"MZ1",'
+    '"media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"//8="}}',
+    '{"event":"media","media":{"timestamp":7,"payload":""}}',
+    '{"media":{"payload":"AAAA","timestamp":"0","extra":1},"event":"media","other":[1]}',
+    '{"event":"media","media":{"timestamp":"-5","payload":"AA=="}}',
+    '{"event":"media","media":{"timestamp":"5","payload":"AA==="}}',
+    '{"event":"media","media":{"timestamp":"5","payload":"AA\\nA"}}',
+    '{"event":"media","media":{"timestamp":"5","payload":7}}',
+    '{"event":"media","media":{"timestamp":"5.5","payload":"AA=="}}',
+    '{"event":"media","sequenceNumber":"x","media":{"timestamp":"5","payload":"AA=="}}',
+    '{"event":"media","streamSid":5,"media":{"timestamp":"5","payload":"AA=="}}',
+    '{"event":"media","media":{"chunk":"y","timestamp":"5","payload":"AA=="}}',
+    '{"event":"media","media":{"track":null,"timestamp":"5","payload":"AA=="}}',
+    '{"event":"media","media":"AA=="}',
+    '{"event":"media"}',
+    '{"event":"mark","streamSid":"MZ1","mark":{"name":"a:100:g0:m1"}}',
+    '{"event":"stop","streamSid":"MZ1"}',
+    "{",
+    "[]",
+    b"\x00\x01",
+]
+
+
+@pytest.mark.parametrize("frame", _MEDIA_FRAMES)
+def test_decode_media_accepts_exactly_the_media_frames_decode_accepts(frame: str | bytes) -> None:
+    try:
+        typed: object = tm.decode(frame)
+    except tm.TwilioFrameError:
+        typed = None
+    fast = tm.decode_media(frame)
+    if isinstance(typed, tm.MediaMessage):
+        assert fast == (typed.media.timestamp, typed.media.payload)
+    else:
+        assert fast is None  # not caller audio: decode() types it, or counts it as malformed
+
+
+def test_decode_media_returns_timestamp_and_payload() -> None:
+    payload = "/w8A" * 53 + "//8="
+    frame = '{"event":"media","media":{"timestamp":"20","payload":"' + payload + '"}}'
+    assert tm.decode_media(frame) == (20, payload)

@@ -28,6 +28,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from voice.audio import mulaw_encode
+from voice.realtime import send_texts
 
 _ids = itertools.count(1)
 _SAY = re.compile(r'Say exactly: "(.*)"', re.S)
@@ -60,7 +61,7 @@ class ToneSession:
         self.item_sent_ms: dict[str, int] = {}
 
     async def send(self, type_: str, **fields: Any) -> None:
-        await self.ws.send(json.dumps({"type": type_, "event_id": _id("event"), **fields}))
+        await send_texts(self.ws, json.dumps({"type": type_, "event_id": _id("event"), **fields}))
 
     async def error(self, code: str, message: str, param: str | None = None) -> None:
         self.errors_sent.append(code)
