@@ -4,6 +4,7 @@ registered under the real name on the voice host's queue (the real voice path is
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, timedelta
@@ -103,7 +104,18 @@ async def run_call(
             task_queue=settings.task_queue,
         )
         await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
-        return await handle.result()
+        outcome = await handle.result()
+        await export_history(handle)
+        return outcome
+
+
+async def export_history(handle: WorkflowHandle[Any, Any]) -> None:
+    """With SWITCHBOARD_EXPORT_HISTORIES=1, keep this run's history as a replay fixture."""
+    if os.environ.get("SWITCHBOARD_EXPORT_HISTORIES") != "1":
+        return
+    name = os.environ.get("PYTEST_CURRENT_TEST", "call").split("::")[-1].split(" ")[0]
+    history = await handle.fetch_history()
+    (Path(__file__).parent.parent / "histories" / f"{name}.json").write_text(history.to_json())
 
 
 async def test_booking_call_books_once_and_archives_with_consent(
