@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := switchboard workflows activities voice functions infra evals bench tests
+# The local stack dials at any hour so the demo works whenever it runs; production's default is the
+# Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
+export SWITCHBOARD_CALLING_HOURS ?= always
 
 .PHONY: install test lint typecheck cfn-lint unit up down status demo evals bench clean
 

@@ -32,8 +32,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from functions._forms import read_form
 from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret
+from switchboard.calendar import PRESETS
 from switchboard.config import get_settings
-from switchboard.messages import CallbackRequest
+from switchboard.messages import CallbackPolicy, CallbackRequest
 from switchboard.models import Lead
 from switchboard.search_attributes import LEAD_ID
 
@@ -67,7 +68,7 @@ def schedule(lead: Lead) -> bool:
         try:
             handle = await client.start_workflow(
                 WORKFLOW,
-                CallbackRequest(lead=lead),
+                CallbackRequest(lead=lead, policy=CallbackPolicy(hours=PRESETS[settings.calling_hours])),
                 id=f"callback-{lead.submission_id}",
                 task_queue=settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -64,6 +64,7 @@ def handler_env(settings: Settings) -> dict[str, str]:
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "SWITCHBOARD_TASK_QUEUE": settings.task_queue,
+        "SWITCHBOARD_CALLING_HOURS": settings.calling_hours,
         "SWITCHBOARD_PUBLIC_API_URL": settings.public_api_url,
         "SWITCHBOARD_PUBLIC_VOICE_URL": settings.public_voice_url,
         "SWITCHBOARD_STREAM_SECRET": settings.stream_secret.get_secret_value(),

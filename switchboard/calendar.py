@@ -143,6 +143,14 @@ AU_TELEMARKETING = Hours(
 )
 
 
+ALWAYS = Hours(
+    name="always", days=_week(time(0), time.max, (MON, TUE, WED, THU, FRI, SAT, SUN)), holiday_regions=()
+)
+"""No restriction: for a local stack or a demo at any hour (never the default in production)."""
+
+PRESETS: dict[str, Hours] = {"au_telemarketing": AU_TELEMARKETING, "always": ALWAYS}
+
+
 def business_hours(
     open_: time = time(9),
     close: time = time(17),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     )
     stream_secret: SecretStr = Field(
         default=SecretStr("local-stream-secret"), description="Signs the media stream's call token."
+    )
+
+    calling_hours: Literal["au_telemarketing", "always"] = Field(
+        default="au_telemarketing", description="When outbound callbacks may dial, in the lead's time zone."
     )
 
     ports: Ports = Field(default_factory=Ports)
