@@ -9,7 +9,8 @@ Processes, so that the load generator cannot stand in for the server:
 The server measures, per frame, from the moment the frame came off the socket to the moment its
 forward was written to the other socket (the ``frame_probe`` of ``run_conversation``): caller →
 Realtime ("in") and agent → Twilio ("out"); and ``speech_started`` arrival → ``clear`` written.
-Its CPU time over the window gives the CPU per call.
+Its CPU time over the window gives the CPU per call, and a 5 ms ticker in its loop gives the
+loop lag: how late the server gets the CPU at all (high when its core is shared).
 
 Every caller sends a 20 ms frame on a drift-free schedule (frame *k* is due at ``t0 + k·20 ms``;
 a late frame goes at once, never skipped). Calls are spread over the 20 ms period in
@@ -89,7 +90,7 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
     from voice.conversation import ConversationResult, run_conversation
     from voice.media_server import MediaServer, MediaStream
 
-    samples: dict[str, list[int]] = {"in": [], "out": [], "clear": []}
+    samples: dict[str, list[int]] = {"in": [], "out": [], "clear": [], "loop_lag": []}
     results: list[ConversationResult] = []
     profile = make_profile()
     profiler = cProfile.Profile() if profile_path else None
@@ -105,6 +106,14 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
             )
         )
 
+    async def loop_lag() -> None:  # how late the server's own loop wakes: its core, not its peers
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.005
+            await asyncio.sleep(0.005)
+            samples["loop_lag"].append(int((loop.time() - due) * 1e9))
+
+    lag_task = asyncio.ensure_future(loop_lag())
     commands = _commands(pipe)
     async with MediaServer(settings, handler=handler):
         pipe.send("ready")
@@ -134,6 +143,7 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
                         "reasons": sorted({r.end_reason for r in results}),
                     }
                 )
+    lag_task.cancel()
 
 
 # -- the Realtime stand-in process (core 1) --------------------------------------------------------
@@ -275,7 +285,8 @@ def _line(calls: int, f: dict[str, Any]) -> str:
     return (
         f"{calls} calls: in p50/p99 {f['in'].get('p50', 0):.3f}/{f['in'].get('p99', 0):.3f} ms, "
         f"out p99 {f['out'].get('p99', 0):.3f}, clear p99 {f['clear'].get('p99', 0):.3f}, "
-        f"cpu {f['cpu_ms_per_call_s']:.2f} ms/s per call, late {f['late_slots']}, "
+        f"cpu {f['cpu_ms_per_call_s']:.2f} ms/s per call, server loop lag p99 {f['loop_lag'].get('p99', 0):.1f}, "
+        f"late {f['late_slots']}, "
         f"lossless {_lossless(f)}, load {f['loadavg'][1]}"
     )
 
@@ -323,6 +334,7 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None) -> Non
         figures[f"overhead_in_ms@{calls}"] = f["in"]
         figures[f"overhead_out_ms@{calls}"] = f["out"]
         figures[f"clear_ms@{calls}"] = f["clear"]
+        figures[f"server_loop_lag_ms@{calls}"] = f["loop_lag"]
         figures[f"checks@{calls}"] = {
             k: f[k]
             for k in (

@@ -177,6 +177,7 @@ class CallbackAttempt(_Msg):
     call_id: str
     outcome: Outcome
     at: datetime
+    dialled_at: datetime | None = None
 
 
 class CallbackOutcome(_Msg):

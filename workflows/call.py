@@ -66,6 +66,7 @@ CONNECT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 FAST = timedelta(seconds=10)
 NO_RETRY = RetryPolicy(maximum_attempts=1)
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 TELEPHONY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 END_REASON_OUTCOME = {
     EndReason.AGENT_ENDED: Outcome.COMPLETED,
@@ -294,7 +295,7 @@ class CallWorkflow(Supervision):
     # -- helpers ---------------------------------------------------------------------------
 
     def _unanswered_outcome(self) -> Outcome:
-        final = self.telephony[-1].status if self.telephony else None
+        final = next((e.status for e in reversed(self.telephony) if e.status in FINAL_STATUSES), None)
         return {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "canceled": Outcome.NO_ANSWER}.get(
             final or "", Outcome.FAILED
         )
@@ -333,7 +334,7 @@ class CallWorkflow(Supervision):
     def telephony_event(self, event: TelephonyEvent) -> None:
         self.telephony.append(event)
         self.call_sid = self.call_sid or event.call_sid
-        if event.status in ("completed", "busy", "no-answer", "failed", "canceled"):
+        if event.status in FINAL_STATUSES:
             self.caller_gone = True
         if (event.answered_by or "").startswith("machine") and not self.voicemail and self.profile:
             self.voicemail = True
