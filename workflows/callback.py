@@ -58,10 +58,12 @@ class OutboundCallbackWorkflow:
         outcome: Outcome | None = None
         for attempt in range(1, policy.max_attempts + 1):
             await self._wait_until_allowed(hours, lead.timezone)
-            outcome = await self._attempt(f"{wf_id}-a{attempt}", req)
-            self.attempts.append(
-                CallbackAttempt(call_id=f"{wf_id}-a{attempt}", outcome=outcome, at=workflow.now())
+            call_id, dialled_at = f"{wf_id}-a{attempt}", workflow.now()
+            outcome = await self._attempt(call_id, req)
+            attempt_record = CallbackAttempt(
+                call_id=call_id, outcome=outcome, at=workflow.now(), dialled_at=dialled_at
             )
+            self.attempts.append(attempt_record)
             if outcome not in RETRY_OUTCOMES or attempt == policy.max_attempts:
                 break
             delay = policy.retry_after_s[min(attempt - 1, len(policy.retry_after_s) - 1)]
