@@ -45,5 +45,13 @@ down:
 status: install
 	$(VENV)/bin/switchboard status
 
+demo: install
+	$(VENV)/bin/switchboard demo
+
+bench: install
+	$(VENV)/bin/python -m bench.bench_workflow
+	$(VENV)/bin/python -m bench.bench_bridge
+	$(VENV)/bin/python -m bench.bench_engine
+
 clean: down
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

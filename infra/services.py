@@ -124,14 +124,16 @@ def voice(settings: Settings) -> ServiceSpec:
 
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order."""
-    from infra import gateway, phone
+    from infra import gateway, phone, realtime_engine
     from infra.speech import tts
 
     return [
         temporal(settings),
         moto(settings),
         tts.service(settings),
+        realtime_engine.service(settings),
         gateway.service(settings),
         phone.service(settings, voice_url=settings.voice_webhook_url),
         worker(settings),
+        voice(settings),
     ]

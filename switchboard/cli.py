@@ -99,6 +99,35 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
+    from infra.demo import run_demo
+
+    if cmd_up(_args, settings) != 0:
+        return 1
+    return asyncio.run(run_demo(settings, console))
+
+
+def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch a call's recording from S3 to a local WAV (the bucket is never public)."""
+    from switchboard import aws
+    from switchboard.temporal import connect_client
+
+    async def key() -> str | None:
+        client = await connect_client(settings)
+        result = await client.get_workflow_handle(args.call_id).result()
+        return result.get("recording_key") if isinstance(result, dict) else None
+
+    found = asyncio.run(key())
+    if not found:
+        console.print(f"[red]no recording was kept for {args.call_id}[/]")
+        return 2
+    out = settings.home / "recordings" / f"{args.call_id}.wav"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    aws.client("s3", settings).download_file(settings.recordings_bucket, found, str(out))
+    console.print(f"{out}  (2 channels: left the caller, right the agent)")
+    return 0
+
+
 def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     from workflows.worker import main as worker_main
 
@@ -122,6 +151,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.add_argument("--reveal", action="store_true", help="show phone numbers unmasked")
     commands["audit"] = cmd_audit
+    sub.add_parser("demo", help="bring the stack up and watch a web-form lead get called back")
+    commands["demo"] = cmd_demo
+    recording = sub.add_parser("recording", help="download a call's recording from S3 to a WAV")
+    recording.add_argument("call_id")
+    commands["recording"] = cmd_recording
     sub.add_parser("worker", help="run the workflow worker (task queue 'calls')")
     commands["worker"] = cmd_worker
     cli_intake.add_parser(sub)

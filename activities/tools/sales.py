@@ -13,8 +13,12 @@ from activities.tools.clinic import TIME_PATTERN
 
 
 class QualifyInput(ToolInput):
-    need: str = Field(min_length=2, max_length=300, description="what the lead needs, in their words")
-    timeframe: Literal["this week", "this month", "later"] = Field(description="when they want to start")
+    need: str = Field(
+        min_length=2, max_length=300, description="product or service they are interested in, in their words"
+    )
+    timeframe: Literal["this week", "this month", "later"] = Field(
+        description="time frame to start the project"
+    )
 
 
 class QualifyOutput(ToolOutput):
@@ -48,6 +52,18 @@ def book_meeting(biz: BusinessSystem, key: str, args: MeetingInput) -> MeetingOu
 
 
 TOOLS = (
-    Tool("qualify_lead", "Record what the lead needs and when.", QualifyInput, qualify_lead),
-    Tool("book_meeting", "Book a call with a specialist.", MeetingInput, book_meeting, write_back=True),
+    Tool(
+        "qualify_lead",
+        "Record what the lead wants (for example solar panels or a battery) and when they want to start:"
+        " this week, this month or later.",
+        QualifyInput,
+        qualify_lead,
+    ),
+    Tool(
+        "book_meeting",
+        "Book a call with a specialist on a day and at a time the lead chooses.",
+        MeetingInput,
+        book_meeting,
+        write_back=True,
+    ),
 )

@@ -1,0 +1,191 @@
+"""``switchboard demo``: a web-form lead called back within seconds, watched live in the terminal.
+
+It brings the local stack up (or reuses it), gives the lead's phone a simulated person who
+answers and talks (a caller script on the local phone network), posts a signed web form to the
+Lambda gateway exactly as a website would, then follows the call's workflow: the transcript as
+it happens, tool calls with their results, the hangup; then the outcome, the summary, the four
+latency slices, where the recording is and the Temporal UI link to the call's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from functions._forms import sign_body
+from infra.gateway import local_form_secret
+from infra.phone.client import SimClient
+from switchboard.config import Settings
+from switchboard.messages import CallbackOutcome, CallView
+from switchboard.models import CallOutcome, ToolResult, Turn
+from switchboard.temporal import connect_client
+from workflows.call import CallWorkflow
+from workflows.callback import OutboundCallbackWorkflow
+
+LEAD_PHONE = "+61491570156"  # a number reserved for drama (ACMA), answered by the simulated lead
+
+LEAD_SCRIPT: dict[str, Any] = {
+    "name": "demo-lead",
+    "steps": [
+        {"wait_for_agent": {"silence_ms": 900, "timeout_ms": 30000}},
+        {"say": "Yes, that's fine."},
+        {"wait_for_agent": {"silence_ms": 900}},
+        {"say": "I want solar panels on my roof, and I'd like to start this month."},
+        {"wait_for_agent": {"silence_ms": 900}},
+        {"say": "Solar panels for my house."},
+        {"wait_for_agent": {"silence_ms": 900}},
+        {"say": "Could a specialist call me on Monday at two in the afternoon?"},
+        {"wait_for_agent": {"silence_ms": 900}},
+        {"say": "Yes, that's right."},
+        {"wait_for_agent": {"silence_ms": 900}},
+        {"say": "That's all, thank you. Goodbye."},
+        {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 15000}},
+    ],
+    "after_steps": "hangup",
+    "max_duration_ms": 180000,
+}
+
+
+def _form(submission_id: str) -> bytes:
+    return json.dumps(
+        {
+            "submission_id": submission_id,
+            "name": "Alex Demo",
+            "phone": LEAD_PHONE,
+            "reason": "Quote for rooftop solar",
+            "timezone": "Australia/Sydney",
+            "consent_to_contact": True,
+        }
+    ).encode()
+
+
+async def post_form(settings: Settings, submission_id: str) -> dict[str, Any]:
+    body = _form(submission_id)
+    headers = {
+        "content-type": "application/json",
+        "x-switchboard-signature": sign_body(local_form_secret(), body),
+    }
+    async with httpx.AsyncClient(timeout=15) as http:
+        resp = await http.post(f"{settings.public_api_url}/callbacks", content=body, headers=headers)
+    resp.raise_for_status()
+    result: dict[str, Any] = resp.json()
+    return result
+
+
+class Watcher:
+    """Prints a live call as it happens, from the workflow's queries (no polling of the browser kind:
+    a query every 250 ms, printing only what is new)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.turns_seen = 0
+        self.tools_seen = 0
+        self.status = ""
+
+    def _turn(self, turn: Turn) -> None:
+        who = "[bold cyan]agent [/]" if turn.speaker == "agent" else "[bold yellow]caller[/]"
+        cut = " [dim](interrupted)[/]" if turn.interrupted else ""
+        self.console.print(f"  {who} {turn.text}{cut}")
+
+    def _tool(self, result: ToolResult) -> None:
+        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+        args = json.dumps(result.arguments, default=str)
+        shown = result.output.get("say") or result.error or json.dumps(result.output, default=str)[:120]
+        self.console.print(f"  {mark} [magenta]tool[/] {result.name}({args}) → {shown}")
+
+    async def follow(self, handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> CallOutcome:
+        while True:
+            try:
+                view: CallView = await handle.query(CallWorkflow.view)
+                turns: list[Turn] = await handle.query(CallWorkflow.get_transcript)
+                tools: list[ToolResult] = await handle.query(CallWorkflow.get_tool_calls)
+            except RPCError:
+                view, turns, tools = None, [], []  # type: ignore[assignment]
+            if view is not None and view.status != self.status:
+                self.status = view.status
+                self.console.print(f"[dim]— call status: {view.status}[/]")
+            for turn in turns[self.turns_seen :]:
+                self._turn(turn)
+            for tool in tools[self.tools_seen :]:
+                self._tool(tool)
+            self.turns_seen, self.tools_seen = (
+                max(self.turns_seen, len(turns)),
+                max(self.tools_seen, len(tools)),
+            )
+            described = await handle.describe()
+            if described.status is not None and described.status.name != "RUNNING":
+                return await handle.result()
+            await asyncio.sleep(0.25)
+
+
+def latency_table(outcome: CallOutcome) -> Table:
+    budget = {
+        "turn_to_first_audio_ms": ("caller stops speaking → first agent audio", 700),
+        "tool_round_trip_ms": ("tool call → result back to the model", 400),
+        "barge_in_to_clear_ms": ("caller interrupts → agent audio cleared", 200),
+        "end_intent_to_hangup_ms": ("end intent → stream closed", 1500),
+    }
+    table = Table(title="latency (this call; the seed's budget)")
+    for col in ("slice", "n", "median ms", "max ms", "budget ms"):
+        table.add_column(col)
+    for field, (label, goal) in budget.items():
+        values: list[float] = getattr(outcome.latency, field)
+        if values:
+            table.add_row(
+                label, str(len(values)), f"{statistics.median(values):.0f}", f"{max(values):.0f}", str(goal)
+            )
+        else:
+            table.add_row(label, "0", "–", "–", str(goal))
+    return table
+
+
+async def run_demo(settings: Settings, console: Console) -> int:
+    client: Client = await connect_client(settings)
+    async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
+        await sim.register(LEAD_PHONE, {"answer": "human", "rings": 2, "script": LEAD_SCRIPT})
+    submission = f"demo-{uuid.uuid4().hex[:8]}"
+    console.rule("[bold]A lead fills in the web form")
+    started = time.perf_counter()
+    accepted = await post_form(settings, submission)
+    console.print(f"POST /callbacks → 202 {accepted}  ({(time.perf_counter() - started) * 1000:.0f} ms)")
+    callback = client.get_workflow_handle_for(OutboundCallbackWorkflow.run, accepted["call_id"])
+    call_id = f"{accepted['call_id']}-a1"
+    handle = client.get_workflow_handle_for(CallWorkflow.run, call_id)
+    for _ in range(200):  # the callback workflow starts the call's workflow, then dials
+        try:
+            await handle.describe()
+            break
+        except RPCError:
+            await asyncio.sleep(0.05)
+    console.print(f"dialling the lead ({(time.perf_counter() - started) * 1000:.0f} ms after the form)")
+    console.rule("[bold]The call, live")
+    outcome = await Watcher(console).follow(handle)
+    final: CallbackOutcome = await callback.result()
+    console.rule("[bold]After the call")
+    summary = outcome.summary.model_dump(mode="json") if outcome.summary else {}
+    summary.get("fields", {}).pop("transcript_excerpt", None)
+    console.print(Panel(json.dumps(summary, indent=2), title=f"outcome: {outcome.outcome.value}"))
+    console.print(latency_table(outcome))
+    if outcome.recording_key:
+        console.print(f"recording: s3://{settings.recordings_bucket}/{outcome.recording_key} (SSE-KMS)")
+        console.print(f"  play it: [bold]switchboard recording {call_id}[/] (writes a WAV you can open)")
+    else:
+        console.print("no recording was kept (no consent)")
+    console.print(
+        f"callback outcome: {final.outcome.value if final.outcome else 'none'}, attempts: {len(final.attempts)}"
+    )
+    ui = f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{call_id}"
+    console.print(f"history: {ui}   audit: [bold]switchboard audit {call_id}[/]")
+    console.print("The stack is still up; stop it with [bold]make down[/].")
+    return 0
