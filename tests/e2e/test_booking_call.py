@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 from temporalio.client import Client
@@ -54,7 +55,7 @@ def booking_script(day: str) -> dict[str, object]:
 
 
 async def place_call(
-    sim: SimClient, client: Client, to: str, script: dict[str, object]
+    sim: SimClient, client: Client, to: str, script: Mapping[str, object]
 ) -> tuple[str, CallOutcome]:
     sid = await sim.inbound_call({"from": CALLER, "to": to, "caller": {"script": script}})
     await sim.wait(sid, timeout_s=180)
