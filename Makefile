@@ -3,12 +3,12 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := switchboard workflows activities voice functions infra evals bench tests
+PACKAGES := switchboard workflows activities voice functions infra evals bench dashboard tests
 # The local stack dials at any hour so the demo works whenever it runs; production's default is the
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install test lint typecheck cfn-lint unit up down status demo evals bench clean
+.PHONY: install chromium test lint typecheck cfn-lint unit up down status demo evals bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -31,7 +31,11 @@ typecheck: install
 cfn-lint: install
 	$(VENV)/bin/cfn-lint template.yaml
 
-unit: install
+# Debian's chromium for the dashboard's browser tests (apt, only when /usr/bin/chromium is missing).
+chromium:
+	bash scripts/install-chromium.sh
+
+unit: install chromium
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck cfn-lint unit

@@ -124,6 +124,7 @@ def voice(settings: Settings) -> ServiceSpec:
 
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order."""
+    import dashboard
     from infra import gateway, phone, realtime_engine
     from infra.speech import tts
 
@@ -136,4 +137,5 @@ def default_services(settings: Settings) -> list[ServiceSpec]:
         phone.service(settings, voice_url=settings.voice_webhook_url),
         worker(settings),
         voice(settings),
+        dashboard.service(settings),
     ]

@@ -135,6 +135,13 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dashboard(_args: argparse.Namespace, settings: Settings) -> int:
+    from dashboard.__main__ import main as dashboard_main
+
+    dashboard_main(settings)
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="switchboard", description="Run AI phone agents in production.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +165,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["recording"] = cmd_recording
     sub.add_parser("worker", help="run the workflow worker (task queue 'calls')")
     commands["worker"] = cmd_worker
+    sub.add_parser("dashboard", help="serve the supervisor dashboard on 127.0.0.1:8000")
+    commands["dashboard"] = cmd_dashboard
     cli_intake.add_parser(sub)
     commands["intake"] = cli_intake.cmd_intake_pending
     return parser, commands

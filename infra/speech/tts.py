@@ -18,11 +18,12 @@ from infra.stack import ServiceSpec
 from switchboard.config import LOCAL_HOST, Settings
 from voice.audio import Pcm16, read_wav, to_mulaw_8k
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences to synthesise one by one, so the first audio is ready early."""
+    """Sentences (and clauses after a semicolon) to synthesise one by one: the first audio is
+    ready early, and no single piece takes long enough to starve playback on a busy machine."""
     return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
 
 

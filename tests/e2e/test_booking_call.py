@@ -31,12 +31,12 @@ def next_weekday_name() -> tuple[str, date]:
 
 
 def booking_script(day: str) -> dict[str, object]:
-    wait = {"wait_for_agent": {"silence_ms": 900, "timeout_ms": 25000}}
+    wait = {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 25000}}
     return {
         "name": "e2e-booking",
         "steps": [
             wait,
-            {"say": "Yes, that's fine."},
+            {"say": "Yes, that's fine, you can record the call."},
             wait,
             {"say": f"Do you have any free appointments on {day}?"},
             wait,

@@ -20,7 +20,7 @@ from tests.e2e.test_booking_call import CALLER, CLINIC, place_call
 from workflows.call import CallWorkflow
 
 JOBS = "+61255550104"
-WAIT = {"wait_for_agent": {"silence_ms": 900, "timeout_ms": 25000}}
+WAIT = {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 25000}}
 
 
 async def test_consent_refused_keeps_no_recording(
@@ -60,7 +60,7 @@ async def test_caller_hangs_up_mid_tool(
         "name": "hangs-up",
         "steps": [
             WAIT,
-            {"say": "Yes, that's fine."},
+            {"say": "Yes, that's fine, you can record the call."},
             WAIT,
             {"say": "What's the status of job four one seven two?"},
             {"pause": 1200},  # the turn has ended; the agent is transcribing and looking it up
@@ -82,7 +82,10 @@ async def test_voice_worker_killed_mid_call(
     e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
 ) -> None:
     _, stack = e2e
-    script = {"name": "long-caller", "steps": [WAIT, {"say": "Yes, that's fine."}, {"pause": 60000}]}
+    script = {
+        "name": "long-caller",
+        "steps": [WAIT, {"say": "Yes, that's fine, you can record the call."}, {"pause": 60000}],
+    }
     sid = await sim.inbound_call({"from": CALLER, "to": JOBS, "caller": {"script": script}})
     handle = e2e_client.get_workflow_handle_for(CallWorkflow.run, f"call-{sid}")
     for _ in range(300):  # until the caller's consent is in the workflow

@@ -7,6 +7,7 @@ from voice.audio import BYTES_PER_MS, mulaw_decode, rms_dbfs
 
 def test_split_sentences() -> None:
     assert split_sentences("Hi there. Is that OK?  Yes!") == ["Hi there.", "Is that OK?", "Yes!"]
+    assert split_sentences("Day: Monday; time: 10 AM. Right?") == ["Day: Monday;", "time: 10 AM.", "Right?"]
 
 
 async def test_piper_process_speaks_mulaw(tts_settings: Settings) -> None:

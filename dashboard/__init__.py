@@ -1,0 +1,34 @@
+"""The supervisor dashboard: live calls with live transcripts and actions, and review of finished calls.
+
+``python -m dashboard`` (or ``switchboard dashboard``) serves it on 127.0.0.1:8000; ``service()`` is
+its entry in the local stack that ``switchboard up`` starts.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+from infra.stack import ServiceSpec
+from switchboard.config import LOCAL_HOST, Settings
+
+
+def service(settings: Settings) -> ServiceSpec:
+    port = settings.ports.dashboard
+    url = f"http://{LOCAL_HOST}:{port}"
+
+    async def healthy() -> bool:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            return (await http.get(f"{url}/healthz")).status_code == 200
+
+    return ServiceSpec(
+        name="dashboard",
+        argv=[sys.executable, "-m", "dashboard"],
+        port=port,
+        url=url,
+        health=healthy,
+        env=settings.to_env(),
+        ready_timeout_s=30.0,
+        description="supervisor dashboard: live calls, take over, review",
+    )

@@ -1,0 +1,275 @@
+"""Tool arguments from a caller's words, by each property's JSON-schema type, format and name.
+
+A property's *kind* (date, time, digits, phone, integer, name, email, enum, boolean, text) is
+inferred from its schema; each kind has one extractor. Values already collected are kept
+unless the caller says a new one, so a correction replaces and silence keeps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from infra.realtime_engine import spoken
+
+_DIGIT_NAMES = ("id", "number", "code", "pin", "zip", "postcode", "digits", "reference", "account", "ref")
+_YES = {
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "correct",
+    "right",
+    "sure",
+    "absolutely",
+    "ok",
+    "okay",
+    "affirmative",
+    "consent",
+    "agree",
+    "certainly",
+    "definitely",
+}
+_YES_PHRASES = ("go ahead", "that's right", "thats right", "i do", "sounds good")
+_NO = {"no", "nope", "nah", "wrong", "incorrect", "not", "don't", "dont", "refuse", "decline", "never"}
+_NAME_LEADS = ("my name is", "name's", "name is", "this is", "it's", "it is", "i'm", "i am", "call me")
+_NOT_NAMES = {
+    "and",
+    "my",
+    "please",
+    "i",
+    "the",
+    "a",
+    "calling",
+    "here",
+    "speaking",
+    "looking",
+    "trying",
+    "just",
+    "so",
+    "um",
+    "uh",
+    "yes",
+    "no",
+    "sorry",
+    "wondering",
+    "interested",
+    "good",
+    "fine",
+}
+
+
+@dataclass
+class Param:
+    name: str
+    schema: dict[str, Any]
+    required: bool
+
+    @property
+    def kind(self) -> str:
+        s, name = self.schema, self.name.lower()
+        kind = s.get("type")
+        if kind == "boolean":
+            return "boolean"
+        if s.get("enum"):
+            return "enum"
+        if s.get("format") == "date" or name.endswith("date") or name == "day":
+            return "date"
+        if s.get("format") == "time" or name.endswith("time"):
+            return "time"
+        if kind in ("integer", "number"):
+            return "integer"
+        if "phone" in name or "mobile" in name or s.get("format") == "phone":
+            return "phone"
+        if "email" in name or s.get("format") == "email":
+            return "email"
+        if "name" in name:
+            return "name"
+        pattern = str(s.get("pattern", ""))
+        if re.fullmatch(r"\^?\\d[{+*].*\$?", pattern) or name.split("_")[-1] in _DIGIT_NAMES:
+            return "digits"
+        return "text"
+
+    @property
+    def label(self) -> str:
+        """How the engine names the value out loud ("the job number")."""
+        text = str(self.schema.get("description") or self.name.replace("_", " ")).strip().rstrip(".")
+        first = text.split(",")[0].split(";")[0].split(" (")[0]
+        return first[0].lower() + first[1:] if first[:2] != first[:2].upper() else first
+
+
+@dataclass
+class Tool:
+    name: str
+    description: str
+    params: list[Param] = field(default_factory=list)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Tool:
+        schema = spec.get("parameters") or {}
+        required = set(schema.get("required") or [])
+        props = schema.get("properties") or {}
+        params = [Param(n, s if isinstance(s, dict) else {}, n in required) for n, s in props.items()]
+        return cls(str(spec.get("name", "")), str(spec.get("description") or ""), params)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return any(p.name == "confirmed" and p.kind == "boolean" for p in self.params)
+
+    def missing(self, args: dict[str, Any]) -> list[Param]:
+        return [p for p in self.params if p.required and p.name != "confirmed" and p.name not in args]
+
+    @property
+    def single_boolean(self) -> Param | None:
+        req = [p for p in self.params if p.required]
+        return req[0] if len(req) == 1 and req[0].kind == "boolean" and req[0].name != "confirmed" else None
+
+
+def yes_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None when the caller said neither."""
+    t = spoken.normalise(text)
+    words = set(t.split())
+    if words & _NO or "do not" in t:
+        return False
+    if words & _YES or any(p in t for p in _YES_PHRASES):
+        return True
+    return None
+
+
+def name_in(text: str, asked: bool) -> str | None:
+    """A person's name: after "my name is / it's / I'm", or the whole short answer when asked."""
+    lower = text.lower()
+    for lead in _NAME_LEADS:
+        at = lower.find(lead)
+        if at >= 0:
+            found = _name_words(text[at + len(lead) :])
+            if found:
+                return found
+    if asked:
+        return _name_words(text, limit=3)
+    # A recogniser capitalises names: two or more capitalised words mid-sentence ("for Jane Citizen").
+    calendar = set(spoken.MONTHS) | set(spoken.WEEKDAYS)
+    for m in re.finditer(r"(?<=[a-z,] )([A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+)+)", text):
+        parts = [w for w in m.group(1).split() if w.lower() not in calendar]
+        if len(parts) >= 2:
+            return " ".join(parts[:3])
+    return None
+
+
+def _name_words(text: str, limit: int = 3) -> str | None:
+    words = re.findall(r"[A-Za-z][A-Za-z'\-]*", text)
+    picked: list[str] = []
+    for w in words:
+        if w.lower() in _NOT_NAMES or spoken.is_number_token(w.lower()):
+            if picked:
+                break
+            continue
+        picked.append(w[0].upper() + w[1:])
+        if len(picked) == limit:
+            break
+    return " ".join(picked) or None
+
+
+def email_in(text: str) -> str | None:
+    t = spoken.normalise(text).replace(" at ", "@").replace(" dot ", ".")
+    m = re.search(r"[a-z0-9._+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)+", t.replace(" .", ".").replace(". ", "."))
+    return m.group(0) if m else None
+
+
+def enum_in(text: str, values: list[Any]) -> Any | None:
+    words = spoken.normalise(text).split()
+    best, best_len = None, 0
+    for value in values:
+        parts = re.split(r"[_\-\s]+", str(value).lower())
+        if all(any(w.startswith(p[:5]) for w in words) for p in parts if p) and len(parts) > best_len:
+            best, best_len = value, len(parts)
+    return best
+
+
+def extract(tool: Tool, text: str, asked: str | None, today: date) -> dict[str, Any]:
+    """Values for ``tool``'s properties that ``text`` states (``asked`` = the one just asked for)."""
+    found: dict[str, Any] = {}
+    affirmed = spoken.drop_negated(text)
+    groups = spoken.number_groups(_without_clock(affirmed))
+    by_kind: dict[str, list[Param]] = {}
+    for p in tool.params:
+        if p.name != "confirmed":
+            by_kind.setdefault(p.kind, []).append(p)
+    for p in by_kind.get("date", []):
+        if (value := spoken.parse_date(affirmed, today)) is not None:
+            found[p.name] = value
+    for p in by_kind.get("time", []):
+        value = spoken.parse_time(affirmed)
+        if value is None and asked == p.name:
+            value = spoken.parse_time("at " + affirmed)
+        if value is not None:
+            found[p.name] = value
+    for p in by_kind.get("enum", []):
+        if (value := enum_in(affirmed, list(p.schema.get("enum") or []))) is not None:
+            found[p.name] = value
+    for p in by_kind.get("name", []):
+        if (value := name_in(affirmed, asked == p.name)) is not None:
+            found[p.name] = value
+    for p in by_kind.get("email", []):
+        if (value := email_in(affirmed)) is not None:
+            found[p.name] = value
+    _numbers(by_kind, groups, affirmed, asked, found)
+    for p in by_kind.get("boolean", []):
+        said = yes_no(text)
+        mentioned = any(w in spoken.normalise(text) for w in p.name.lower().split("_") if len(w) > 3)
+        if said is not None and (asked == p.name or tool.single_boolean is p):
+            found[p.name] = said
+        elif mentioned:
+            found[p.name] = said is not False
+    for p in by_kind.get("text", []):
+        if asked == p.name and text.strip():
+            found[p.name] = text.strip()
+    return found
+
+
+def _without_clock(text: str) -> str:
+    """Text minus clock times and dates' day numbers, so "at 3 pm" is not a job number."""
+    t = spoken.normalise(text)
+    t = re.sub(r"\b\d{1,2}:\d{2}\b", " ", t)
+    t = re.sub(r"\b(\w+) (am|pm)\b", " ", t)
+    t = re.sub(r"\b(half|quarter) (past|to) \w+", " ", t)
+    months = "|".join(spoken.MONTHS)
+    t = re.sub(rf"\b(the )?(\w+ )?(\w+ )(of )?({months})\b", " ", t)
+    t = re.sub(rf"\b({months}) (the )?\w+( \w+)?", " ", t)
+    return t
+
+
+def _numbers(
+    by_kind: dict[str, list[Param]], groups: list[str], text: str, asked: str | None, found: dict[str, Any]
+) -> None:
+    numeric = by_kind.get("digits", []) + by_kind.get("phone", []) + by_kind.get("integer", [])
+    if not groups or not numeric:
+        return
+    words = spoken.normalise(text).split()
+    remaining = list(groups)
+    # A group right after a word of the property's name belongs to it ("pin one two three four").
+    for p in numeric:
+        keys = [k for k in p.name.lower().split("_") if k not in ("number", "id") and len(k) > 2]
+        for key in keys:
+            if key in words and remaining:
+                found[p.name] = _value(p, remaining.pop(0), text)
+                break
+    order = sorted(
+        (p for p in numeric if p.name not in found), key=lambda p: (p.name != asked, not p.required)
+    )
+    for p in order:
+        if not remaining:
+            break
+        pick = max(remaining, key=len) if p.kind in ("digits", "phone") else remaining[0]
+        remaining.remove(pick)
+        found[p.name] = _value(p, pick, text)
+
+
+def _value(p: Param, digits: str, text: str) -> Any:
+    if p.kind == "integer":
+        return int(digits) if p.schema.get("type") == "integer" else float(digits)
+    if p.kind == "phone" and ("plus" in spoken.normalise(text).split() or "+" in text):
+        return "+" + digits
+    return digits

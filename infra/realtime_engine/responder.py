@@ -1,0 +1,116 @@
+"""Streaming one response: wait for the words, let the policy decide, speak at real-time pace.
+
+Speech is synthesised sentence by sentence (the next sentence while the current one plays),
+encoded to the session's output format and sent in ``chunk_ms`` deltas no more than
+``lead_ms`` ahead of real time, as the real service does, so a barge-in cuts a response that
+is still playing. All events go through ``ResponseWriter``; a cancelled response raises
+``ResponseGone`` there and this task ends quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from infra.realtime_engine.faults import Options
+from infra.realtime_engine.response_events import ActiveResponse, ResponseGone
+from infra.realtime_engine.session import Session
+from infra.speech.tts import split_sentences
+from voice.audio import Pcm16, resample, to_mulaw_8k
+
+log = logging.getLogger(__name__)
+
+
+class Speech(Protocol):
+    async def synthesize(self, text: str, *, length_scale: float | None = None) -> tuple[Pcm16, int]: ...
+
+
+def encode(pcm: Pcm16, rate: int, fmt: dict[str, Any]) -> tuple[bytes, int]:
+    """Samples → (bytes in the output format, bytes per ms)."""
+    if fmt.get("type") == "audio/pcmu":
+        return to_mulaw_8k(pcm, rate), 8
+    return resample(pcm, rate, 24000).astype("<i2").tobytes(), 48
+
+
+class Responder:
+    def __init__(
+        self, session: Session, speech: Speech, options: Options, inputs_ready: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.session = session
+        self.speech = speech
+        self.options = options
+        self.inputs_ready = inputs_ready
+
+    async def run(self, resp: ActiveResponse) -> None:
+        try:
+            await self.inputs_ready()
+            plan = self.session.plan(resp)
+            await self._first_output_delay(resp)
+            if plan.say:
+                if resp.modality == "audio":
+                    await self._speak(resp, plan.say)
+                else:
+                    self._write_text(resp, plan.say)
+            for name, args in plan.calls:
+                self.session.writer.function_call(resp, name, args)
+            self.session.finish_response(resp, plan)
+        except ResponseGone:
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # TTS down or a bug: fail this response, keep the session
+            log.exception("response failed")
+            self.session.fail_response(resp, f"{type(exc).__name__}")
+
+    async def _first_output_delay(self, resp: ActiveResponse) -> None:
+        target = resp.started + (self.options.latency_ms + self.options.delay_ms) / 1000
+        wait = target - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def _write_text(self, resp: ActiveResponse, text: str) -> None:
+        self.session.writer.begin_message(resp)
+        for i, sentence in enumerate(split_sentences(text) or [text]):
+            self.session.writer.text(resp, (" " if i else "") + sentence)
+        self.session.writer.end_message(resp)
+
+    async def _synth(self, sentence: str, fmt: dict[str, Any]) -> tuple[bytes, int]:
+        pcm, rate = await self.speech.synthesize(sentence)
+        return encode(np.asarray(pcm, dtype=np.int16), rate, fmt)
+
+    async def _speak(self, resp: ActiveResponse, text: str) -> None:
+        writer = self.session.writer
+        sentences = split_sentences(text) or [text]
+        upcoming: asyncio.Task[tuple[bytes, int]] | None = asyncio.create_task(
+            self._synth(sentences[0], resp.audio_format)
+        )
+        writer.begin_message(resp)
+        t0: float | None = None
+        sent_ms = 0.0
+        try:
+            for i, sentence in enumerate(sentences):
+                assert upcoming is not None
+                data, per_ms = await upcoming
+                upcoming = None
+                if i + 1 < len(sentences):
+                    upcoming = asyncio.create_task(self._synth(sentences[i + 1], resp.audio_format))
+                writer.text(resp, (" " if i else "") + sentence, len(data) / per_ms)
+                step = self.options.chunk_ms * per_ms
+                for at in range(0, len(data), step):
+                    chunk = data[at : at + step]
+                    if t0 is None:
+                        t0 = time.monotonic()
+                    wait = t0 + (sent_ms - self.options.lead_ms) / 1000 - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    writer.audio(resp, chunk, len(chunk) / per_ms)
+                    sent_ms += len(chunk) / per_ms
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+        writer.end_message(resp)

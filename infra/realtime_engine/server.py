@@ -1,0 +1,243 @@
+"""The websocket server: HTTP checks at the handshake, then one ``Connection`` per socket.
+
+``Connection`` is the thin I/O layer around ``Session``: it reads frames, hands checked events
+to the session, writes the session's events in order (applying injected faults), and runs the
+effects that take time — transcription on the STT thread, speculative transcription while the
+caller pauses, and one ``Responder`` task per response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from infra.realtime_engine import errors, faults
+from infra.realtime_engine.client_events import MAX_FRAME_BYTES, client_event_id, parse_frame
+from infra.realtime_engine.responder import Responder, Speech
+from infra.realtime_engine.response_events import ActiveResponse
+from infra.realtime_engine.session import Session
+from infra.speech.stt import Transcriber, Transcript
+
+log = logging.getLogger(__name__)
+PATHS = ("/v1/realtime", "/realtime")
+
+
+@dataclass
+class Engine:
+    """What every connection shares: one speech client and one Whisper model."""
+
+    speech: Speech
+    stt: Transcriber
+
+
+class Connection:
+    def __init__(self, ws: ServerConnection, engine: Engine, options: faults.Options, model: str) -> None:
+        self.ws = ws
+        self.engine = engine
+        self.options = options
+        self.out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.session = Session(self, model)
+        self.responder = Responder(self.session, engine.speech, options, self._inputs_ready)
+        self.transcripts: dict[str, asyncio.Task[None]] = {}
+        self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
+        self._response_task: asyncio.Task[None] | None = None
+        self._sent = 0
+        self._closing = False
+
+    # -- Host: what the session asks of the outside world ---------------------------------
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.out.put_nowait(event)
+
+    def transcribe(self, item_id: str, audio: Any, prompt: str | None, pause: int | None) -> None:
+        spec = self._speculative
+        reuse = spec[1] if spec is not None and pause is not None and spec[0] == pause else None
+        self._speculative = None
+        self._done_transcripts()
+        self.transcripts[item_id] = asyncio.create_task(self._transcribe(item_id, audio, prompt, reuse))
+
+    def speculate(self, pause: int, audio: Any, prompt: str | None) -> None:
+        if self._speculative is not None:
+            self._speculative[1].cancel()
+            self._speculative = None
+        if self.engine.stt.busy:
+            return  # a guess must never delay someone's real turn on the shared model
+        self._speculative = (pause, asyncio.create_task(self.engine.stt.transcribe(audio, prompt)))
+
+    def start_response(self, resp: ActiveResponse) -> None:
+        self._response_task = asyncio.create_task(self.responder.run(resp))
+
+    def stop_response(self, resp: ActiveResponse) -> None:
+        if self._response_task is not None:
+            self._response_task.cancel()
+            self._response_task = None
+
+    # -- effects ---------------------------------------------------------------------------
+
+    async def _transcribe(
+        self, item_id: str, audio: Any, prompt: str | None, reuse: asyncio.Task[Transcript] | None
+    ) -> None:
+        result: Transcript | None = None
+        waited = time.perf_counter()
+        if reuse is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                result = await reuse
+        if result is None:
+            try:
+                result = await self.engine.stt.transcribe(np.asarray(audio, dtype=np.float32), prompt)
+            except Exception as exc:  # the model failed: say so, and let the turn go on untranscribed
+                log.exception("transcription failed")
+                self.session.on_transcript_failed(item_id, type(exc).__name__)
+                return
+        log.info(
+            "transcribed %.1f s of audio: %.0f ms after the turn ended (model %.0f ms, speculative %s)",
+            result.audio_s,
+            1000 * (time.perf_counter() - waited),
+            1000 * result.elapsed_s,
+            reuse is not None,
+        )
+        self.session.on_transcript(item_id, result.text, result.audio_s)
+
+    async def _inputs_ready(self) -> None:
+        pending = [t for t in self.transcripts.values() if not t.done()]
+        if pending:
+            await asyncio.wait(pending)
+
+    # -- the socket ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write())
+        try:
+            if self.ws.request is not None and "openai-beta" in self.ws.request.headers:
+                self._fail(errors.beta_shape_disabled(), None)
+            else:
+                self.session.start()
+                await self._read()
+        finally:
+            for task in [self._response_task, *self.transcripts.values()]:
+                if task is not None:
+                    task.cancel()
+            if self._speculative is not None:
+                self._speculative[1].cancel()
+            self.out.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=5)
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            if self._closing:
+                break
+            raw: Any = None
+            try:
+                if isinstance(frame, bytes):
+                    raise errors.invalid_event("Binary frames are not supported; send JSON text frames.")
+                with contextlib.suppress(ValueError):
+                    raw = json.loads(frame)
+                event = parse_frame(frame)
+                self.session.handle(event)
+            except errors.EngineError as exc:
+                self._fail(exc, client_event_id(raw))
+                if exc.fatal:
+                    break
+            except Exception:  # a bug must cost one event, not the caller's session
+                log.exception("event handling failed")
+                self._fail(errors.server_error(), client_event_id(raw))
+        self._done_transcripts()
+
+    def _done_transcripts(self) -> None:
+        self.transcripts = {k: t for k, t in self.transcripts.items() if not t.done()}
+
+    def _fail(self, exc: errors.EngineError, client_event: str | None) -> None:
+        self.session.emit("error", error=exc.payload(client_event))
+        if exc.fatal:
+            self._closing = True
+            self.out.put_nowait({"__close__": 4000, "reason": exc.close_reason})
+
+    async def _write(self) -> None:
+        while (event := await self.out.get()) is not None:
+            if "__close__" in event:
+                await self.ws.close(event["__close__"], event["reason"])
+                return
+            if self.ws.state.name != "OPEN":
+                continue
+            await self.ws.send(json.dumps(event))
+            self._sent += 1
+            if await self._inject_faults():
+                return
+
+    async def _inject_faults(self) -> bool:
+        """Apply the connection's fault plan after each event; True when the socket is gone."""
+        o = self.options
+        if o.error_after is not None and self._sent == o.error_after:
+            self.session.emit("error", error=errors.server_error("Injected fault.").payload(None))
+        if o.close_after is not None and self._sent >= o.close_after:
+            await self.ws.close(1011, "injected fault")
+            return True
+        if o.drop_after is not None and self._sent >= o.drop_after:
+            self.ws.transport.abort()
+            return True
+        return False
+
+
+def _bad_request(status: http.HTTPStatus, message: str) -> Response:
+    body = json.dumps({"error": {"type": "invalid_request_error", "message": message}}).encode()
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return Response(status.value, status.phrase, headers, body)
+
+
+def process_request(connection: ServerConnection, request: Request) -> Response | None:
+    """Paths, health and auth, answered at the HTTP level like the real endpoint."""
+    url = urlsplit(request.path)
+    if url.path == "/healthz":
+        body = b"ok\n"
+        return Response(200, "OK", Headers([("Content-Length", str(len(body)))]), body)
+    if url.path.rstrip("/") not in PATHS:
+        return _bad_request(http.HTTPStatus.NOT_FOUND, f"Invalid URL (GET {url.path})")
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _bad_request(
+            http.HTTPStatus.UNAUTHORIZED,
+            "You didn't provide an API key. Provide it in an Authorization header (Bearer auth).",
+        )
+    try:
+        faults.parse(dict(parse_qsl(url.query)))
+    except errors.EngineError as exc:
+        return _bad_request(http.HTTPStatus.BAD_REQUEST, exc.message)
+    return None
+
+
+def handler(engine: Engine) -> Any:
+    async def handle(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        query = dict(parse_qsl(urlsplit(ws.request.path).query))
+        connection = Connection(ws, engine, faults.parse(query), query.get("model", "gpt-realtime"))
+        await connection.run()
+
+    return handle
+
+
+async def start(engine: Engine, host: str, port: int) -> Server:
+    return await serve(
+        handler(engine),
+        host,
+        port,
+        process_request=process_request,
+        max_size=MAX_FRAME_BYTES,
+        max_queue=64,
+        compression=None,
+        ping_interval=20,
+        ping_timeout=20,
+    )

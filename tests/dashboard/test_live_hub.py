@@ -1,0 +1,56 @@
+"""The server-side reader behind the event stream: a card first, then only what changed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from temporalio.client import Client
+
+from dashboard.live import Event, LiveHub, Subscription
+from switchboard.config import Settings
+from switchboard.messages import ConsentAnswer, EndReason
+from switchboard.models import Speaker
+from tests.dashboard.simulated import simulated_call
+from workflows.call import CallWorkflow
+
+
+async def events_for(sub: Subscription, call_id: str, quiet_s: float) -> list[Event]:
+    """This call's events until none has come for ``quiet_s`` (other tests' calls are ignored)."""
+    found: list[Event] = []
+    deadline = time.monotonic() + quiet_s
+    while (left := deadline - time.monotonic()) > 0:
+        event = await sub.next(left)
+        if event is not None and event.call_id == call_id:
+            found.append(event)
+            deadline = time.monotonic() + quiet_s
+    return found
+
+
+async def test_hub_sends_a_card_then_only_changes(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    hub = LiveHub(temporal_client, poll_s=0.05)
+    try:
+        async with hub.subscribe() as sub, simulated_call(temporal_client, stack, tmp_path) as call:
+            first = await events_for(sub, call.call_id, quiet_s=0.6)
+            assert first[0].kind == "card" and all(e.kind == "head" for e in first[1:])
+            assert await events_for(sub, call.call_id, quiet_s=0.4) == []  # nothing changed, nothing sent
+
+            await call.handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
+            assert [e.kind for e in await events_for(sub, call.call_id, quiet_s=0.4)] == ["head"]
+
+            await call.say(Speaker.CALLER, "hello")
+            await call.say(Speaker.AGENT, "hi, how can I help?")
+            turns = await events_for(sub, call.call_id, quiet_s=0.4)
+            assert {e.kind for e in turns} == {"turns"} and turns[0].start == 0
+            assert len(hub.calls[call.call_id].turns) == 2
+
+            async with hub.subscribe() as late:  # a second stream starts from a full card
+                assert await events_for(late, call.call_id, quiet_s=0.3) == [Event("card", call.call_id)]
+
+            await call.finish(EndReason.CALLER_HUNG_UP)
+            ended = await events_for(sub, call.call_id, quiet_s=0.6)
+            assert ended[-1].kind == "ended" and call.call_id not in hub.calls
+    finally:
+        await hub.close()
