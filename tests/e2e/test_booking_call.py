@@ -31,7 +31,7 @@ def next_weekday_name() -> tuple[str, date]:
 
 
 def booking_script(day: str) -> dict[str, object]:
-    wait = {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 25000}}
+    wait = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
     return {
         "name": "e2e-booking",
         "steps": [
@@ -47,7 +47,7 @@ def booking_script(day: str) -> dict[str, object]:
             {"say": "Yes, that's right."},
             wait,
             {"say": "That's all, thank you. Goodbye."},
-            {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 15000}},
+            {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 15000}},
         ],
         "after_steps": "hangup",
         "max_duration_ms": 150000,
@@ -72,10 +72,6 @@ async def test_booking_call_end_to_end(
     day_name, day = next_weekday_name()
     sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
     said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
-    print("\n".join(said), [(r.name, r.ok, r.arguments, r.error) for r in outcome.tool_results])
-    import json
-
-    print(json.dumps((await sim.call(sid)).get("timeline"), default=str)[-6000:])
     assert outcome.outcome == Outcome.COMPLETED, said
     assert outcome.consent is not None and outcome.consent.recording
     names = [r.name for r in outcome.tool_results if r.ok]

@@ -20,7 +20,7 @@ from tests.e2e.test_booking_call import CALLER, CLINIC, place_call
 from workflows.call import CallWorkflow
 
 JOBS = "+61255550104"
-WAIT = {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 25000}}
+WAIT = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
 
 
 async def test_consent_refused_keeps_no_recording(
@@ -34,7 +34,7 @@ async def test_consent_refused_keeps_no_recording(
             {"say": "No, I don't want this call recorded."},
             WAIT,
             {"say": "That's all, goodbye."},
-            {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 15000}},
+            {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 15000}},
         ],
         "after_steps": "hangup",
     }
