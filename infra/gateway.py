@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -241,7 +242,8 @@ def service(settings: Settings, *, extra_env: dict[str, str] | None = None) -> S
     )
 
 
-def main() -> None:
+def _serve() -> None:
+    """One process = one execution environment per function (its module-level state, its thread)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     for key, value in handler_env(settings).items():
@@ -250,9 +252,27 @@ def main() -> None:
     gateway.load()
     log.info("routes: %s", ", ".join(r.route_key for r in gateway.routes))
     try:
-        web.run_app(gateway.app(), host=LOCAL_HOST, port=settings.ports.gateway, access_log=None, print=None)
+        web.run_app(
+            gateway.app(),
+            host=LOCAL_HOST,
+            port=settings.ports.gateway,
+            reuse_port=True,  # the kernel spreads connections over the processes, as Lambda scales out
+            access_log=None,
+            print=None,
+        )
     finally:
         gateway.close()
+
+
+def main() -> None:
+    """Serve with ``SWITCHBOARD_GATEWAY_CONCURRENCY`` processes (default 4): concurrent invocations
+    of one function run in separate execution environments, as on Lambda."""
+    concurrency = max(1, int(os.environ.get("SWITCHBOARD_GATEWAY_CONCURRENCY", "4")))
+    spawn = multiprocessing.get_context("spawn")
+    extra = [spawn.Process(target=_serve, daemon=True) for _ in range(concurrency - 1)]
+    for process in extra:
+        process.start()
+    _serve()
 
 
 if __name__ == "__main__":
