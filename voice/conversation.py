@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+TRANSFER_WAIT_S = 10.0  # how long a transfer waits for Twilio to end the stream before closing it
 
 EndReason = Literal["caller_hung_up", "agent_ended", "transfer", "max_length", "stream_error", "cancelled"]
 FrameProbe = Callable[[str, int], None]
@@ -161,6 +162,8 @@ class _Conversation:
         self.watchdog: asyncio.TimerHandle | None = None
         self.hook_task: asyncio.Future[None] | None = None
         self.commands: asyncio.Queue[Any] | None = None
+        self.transferring = False
+        self.transfer_to: str | None = None
         self.end_intent: EndReason = "agent_ended"
         self.frames_in = self.frames_out = self.realtime_errors = 0
         self.malformed = stream.malformed_before_start
@@ -242,6 +245,8 @@ class _Conversation:
     async def _finish(
         self, reason: EndReason, transfer_to: str | None = None, error: str | None = None
     ) -> None:
+        if self.transferring and reason == "caller_hung_up":  # Twilio left the stream for the <Dial>
+            reason, transfer_to = "transfer", self.transfer_to
         if not self.end.done():
             self.end.set_result((reason, transfer_to, error))
 
@@ -331,7 +336,15 @@ class _Conversation:
     async def _read_commands(self, commands: asyncio.Queue[Any]) -> None:
         while True:
             command = await commands.get()
-            if getattr(command, "kind", "") == "say_and_end":
+            kind = getattr(command, "kind", "")
+            if kind == "whisper":  # a supervisor's instruction, added to the live session's context
+                await self._whisper(str(command.line))
+                continue
+            if kind == "say_and_end" and not command.line:  # e.g. a voicemail with no message to leave
+                self.meter.end_intent(time.perf_counter_ns())
+                await self._finish("agent_ended")
+                return
+            if kind == "say_and_end":
                 reason = "max_length" if getattr(command, "reason", "") == "max_length" else "agent_ended"
                 self.meter.end_intent(time.perf_counter_ns())
                 actions = self.bridge.speak_line(command.line, then_close=reason)
@@ -340,12 +353,33 @@ class _Conversation:
                 except (ConnectionClosed, RealtimeError) as exc:
                     await self._finish("stream_error", error=type(exc).__name__)
 
+    async def _whisper(self, text: str) -> None:
+        item = {
+            "type": "message",
+            "role": "system",
+            "content": [{"type": "input_text", "text": f"Supervisor instruction: {text}"}],
+        }
+        try:
+            await self._perform(
+                [SendRealtime({"type": "conversation.item.create", "item": item})], time.perf_counter_ns()
+            )
+        except (ConnectionClosed, RealtimeError) as exc:
+            await self._finish("stream_error", error=type(exc).__name__)
+
     # -- actions -------------------------------------------------------------------------------
 
     async def _transfer(self, action: Transfer, t: int) -> None:
+        """The hand-over line has played: the workflow now redirects the call (a REST update with
+        ``<Dial>``), and Twilio ends this stream itself. Closing it first would hang the caller up
+        (nothing follows ``</Connect>``), so wait for that, with a deadline."""
         data = {"to": action.to, "at_ms": self.bridge.clock_ms}
+        self.transferring, self.transfer_to = True, action.to
         await self._hook(lambda: self.hooks.on_event("transfer", data))
-        await self._finish("transfer", action.to)
+        self._spawn(self._transfer_deadline(action.to))
+
+    async def _transfer_deadline(self, to: str | None) -> None:
+        await asyncio.sleep(TRANSFER_WAIT_S)
+        await self._finish("transfer", to)
 
     async def _perform(self, actions: list[Action], t: int) -> None:
         table = self._perform_table

@@ -109,3 +109,27 @@ async def test_voice_worker_killed_mid_call(
     assert any(
         t.speaker == "agent" and "AI assistant" in t.text for t in outcome.transcript
     )  # transcript kept
+
+
+async def test_caller_asks_for_a_person_and_is_transferred(
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+) -> None:
+    script = {
+        "name": "wants-a-person",
+        "steps": [
+            WAIT,
+            {"say": "Yes, that's fine, you can record the call."},
+            WAIT,
+            {"say": "I'd like to speak to a real person, please."},
+            {"pause": 20000},
+        ],
+        "after_steps": "hangup",
+    }
+    sid, outcome = await place_call(sim, e2e_client, CLINIC, script)
+    titles = [e.title for e in await fetch_timeline(e2e_client, f"call-{sid}")]
+    assert outcome.outcome == Outcome.ESCALATED, "\n".join(titles)
+    call = await sim.call(sid)
+    assert call["transferred_to"] == "+61255550199"  # the clinic profile's human
+    timeline = await fetch_timeline(e2e_client, f"call-{sid}", reveal=True)
+    transfer = next(e for e in timeline if e.title == "transfer completed")
+    assert transfer.detail["input"]["note"]  # the context note went with the hand-over
