@@ -25,8 +25,11 @@ are confused and paraphrases with no shared word are refused. Arguments are fill
 (date, time, digits, phone, integer, name, email, enum, boolean, free text) from the schema
 type, format and property *name*; a property whose name does not reveal its kind is free text
 and is filled only when it was just asked for. Times without am/pm between 1 and 7 are taken
-as afternoon; dates are the next future occurrence relative to the engine's local date. One
-tool call per response (plus a spoken line for goodbye/escalation); no parallel calls. Free
+as afternoon; dates are the next future occurrence relative to the engine's local date. Yes
+and no are read from common phrasings ("that's fine", "go ahead", "no problem" / "I'd rather
+not", "don't record"), a refusal word winning over an affirmative one. One tool call per
+response, no parallel calls; ending or handing over the call is the function call alone, and
+the one spoken line comes after its output (its ``say``). Free
 text answers outside the tools get a refusal listing what the tools do. ``audio/pcma``, text
 input images, MCP tools, ``idle_timeout_ms``, noise reduction and ``conversation: "none"``
 out-of-band responses are not implemented (the last is answered from the main conversation).

@@ -14,10 +14,41 @@ from typing import Any
 
 from infra.realtime_engine import spoken
 
+_EXPLAINS = ("true if", "true when", "false if", "whether", "set to", "if ", "when ")
 _DIGIT_NAMES = ("id", "number", "code", "pin", "zip", "postcode", "digits", "reference", "account", "ref")
-_YES = {
+# Yes and no as callers say them. Phrases are matched on word boundaries in the normalised text;
+# affirmative idioms built from negative words ("no problem", "I don't mind") are read first and
+# taken out, then any refusal wins over an affirmative ("Sure... actually, no").
+_YES_IDIOMS = (
+    "no problem",
+    "not a problem",
+    "no worries",
+    "no objection",
+    "no objections",
+    "don't mind",
+    "dont mind",
+    "do not mind",
+    "wouldn't mind",
+    "why not",
+    "not at all a problem",
+)
+_NO_WORDS = {"no", "nope", "nah", "wrong", "incorrect", "refuse", "decline", "never", "negative"}
+_NO_PHRASES = (
+    "not",  # "I'd rather not", "that's not right", "not okay"
+    "don't",
+    "dont",
+    "do not",
+    "doesn't",
+    "isn't",
+    "rather you didn't",
+    "prefer you didn't",
+    "i object",
+    "please stop",
+)
+_YES_WORDS = {
     "yes",
     "yeah",
+    "yea",
     "yep",
     "yup",
     "correct",
@@ -26,14 +57,37 @@ _YES = {
     "absolutely",
     "ok",
     "okay",
+    "alright",
+    "fine",
     "affirmative",
     "consent",
     "agree",
+    "agreed",
     "certainly",
     "definitely",
+    "perfect",
+    "exactly",
+    "great",
+    "mhm",
 }
-_YES_PHRASES = ("go ahead", "that's right", "thats right", "i do", "sounds good")
-_NO = {"no", "nope", "nah", "wrong", "incorrect", "not", "don't", "dont", "refuse", "decline", "never"}
+_YES_PHRASES = (
+    "go ahead",
+    "go for it",
+    "that's right",
+    "thats right",
+    "all right",
+    "i do",
+    "sounds good",
+    "of course",
+    "you can",
+    "you may",
+    "please do",
+    "that works",
+    "by all means",
+    "happy to",
+    "uh huh",
+    "yes please",
+)
 _NAME_LEADS = ("my name is", "name's", "name is", "this is", "it's", "it is", "i'm", "i am", "call me")
 _NOT_NAMES = {
     "and",
@@ -95,7 +149,9 @@ class Param:
     @property
     def label(self) -> str:
         """How the engine names the value out loud ("the job number")."""
-        text = str(self.schema.get("description") or self.name.replace("_", " ")).strip().rstrip(".")
+        text = str(self.schema.get("description") or "").strip().rstrip(".")
+        if not text or text.lower().startswith(_EXPLAINS):  # "true if the caller agreed…" is no name
+            text = self.name.replace("_", " ")
         first = text.split(",")[0].split(";")[0].split(" (")[0]
         return first[0].lower() + first[1:] if first[:2] != first[:2].upper() else first
 
@@ -127,13 +183,26 @@ class Tool:
         return req[0] if len(req) == 1 and req[0].kind == "boolean" and req[0].name != "confirmed" else None
 
 
+def _has(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<![a-z']){re.escape(phrase)}(?![a-z'])", text) is not None
+
+
 def yes_no(text: str) -> bool | None:
-    """True for a yes, False for a no, None when the caller said neither."""
+    """True for a yes, False for a no, None when the caller said neither.
+
+    "That's fine", "sure", "go ahead", "you can record", "no problem", "of course" are yes;
+    "no", "I'd rather not", "don't record", "I don't want this recorded" are no.
+    """
     t = spoken.normalise(text)
+    affirmed = False
+    for idiom in _YES_IDIOMS:
+        if _has(t, idiom):
+            affirmed = True
+            t = re.sub(rf"(?<![a-z']){re.escape(idiom)}(?![a-z'])", " ", t)
     words = set(t.split())
-    if words & _NO or "do not" in t:
+    if words & _NO_WORDS or any(_has(t, p) for p in _NO_PHRASES):
         return False
-    if words & _YES or any(p in t for p in _YES_PHRASES):
+    if affirmed or words & _YES_WORDS or any(_has(t, p) for p in _YES_PHRASES):
         return True
     return None
 

@@ -8,10 +8,19 @@ in a ring of ``MAX_KEPT_S`` seconds: a flood of appends costs at most ~2 MB per 
 Turn detection follows the service's documented semantics: ``audio_start_ms`` includes the
 prefix padding, ``audio_end_ms`` includes the silence that ended the turn. ``SpeechPaused``
 fires early in that silence so the engine can start transcribing before the turn is over.
+
+Where a turn starts: a turn is *confirmed* by two windows above the threshold, but Silero is
+often unsure of a caller's first word after a long silence (its state is cold, and a short
+"Yes," on a telephone band sits around 0.3–0.55). So once a turn is confirmed, its onset is
+moved back over the speech-like sound just before it (windows above the negative threshold)
+and over any earlier stretch of such sound separated from it by a pause shorter than the
+turn-ending silence (had that sound been confirmed, the pause would not have ended the turn),
+at most ``MAX_BACKTRACK_MS``. Without this, "Yes, that's fine" started at "that's".
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +37,9 @@ MIN_SPEECH_MS = 64  # two Silero windows above threshold start a turn
 SPECULATE_AFTER_MS = 64  # silence after which a speculative transcription starts
 NEG_THRESHOLD_GAP = 0.15
 MIN_COMMIT_MS = 100
+MAX_BACKTRACK_MS = 1500  # how far before the confirming windows a turn's onset may move
+MIN_EARLIER_SPEECH_MS = 96  # an earlier stretch without a window over threshold must last this long
+HISTORY_WINDOWS = 128  # ~4 s of window probabilities kept for the onset search
 
 Float32 = npt.NDArray[np.float32]
 
@@ -125,6 +137,7 @@ class InputAudio:
         self._silence_ms = 0
         self._pause = 0
         self._paused = False
+        self._history: deque[tuple[int, float]] = deque(maxlen=HISTORY_WINDOWS)  # (end_ms, p)
 
     @property
     def ms(self) -> int:
@@ -161,6 +174,7 @@ class InputAudio:
     def _step(self, end_ms: int, p: float) -> list[TurnEvent]:
         td = self.turn_detection or {}
         threshold = cfg.threshold(td)
+        self._history.append((end_ms, p))
         if not self.speaking:
             if p >= threshold:
                 if self._run_ms == 0:
@@ -170,7 +184,8 @@ class InputAudio:
                     self.speaking = True
                     self._silence_ms = 0
                     self._paused = False
-                    start = max(self._buffer_start_ms, self._onset_ms - cfg.prefix_ms(td))
+                    onset = self._earliest_onset(self._onset_ms, td)
+                    start = max(self._buffer_start_ms, onset - cfg.prefix_ms(td))
                     self._turn_start_ms = start
                     return [SpeechStarted(start)]
             else:
@@ -193,6 +208,42 @@ class InputAudio:
             self._run_ms = 0
             self._buffer_start_ms = end_ms
         return out
+
+    def _earliest_onset(self, onset_ms: int, td: dict[str, Any]) -> int:
+        """Where the turn confirmed at ``onset_ms`` really began (see the module docstring)."""
+        threshold = cfg.threshold(td)
+        negative = max(0.0, threshold - NEG_THRESHOLD_GAP)
+        pause_limit = cfg.silence_ms(td)
+        floor = max(self._buffer_start_ms, onset_ms - MAX_BACKTRACK_MS)
+        earliest = onset_ms
+        gap_ms = 0  # the pause between ``earliest`` and the stretch being read
+        stretch_start: int | None = None
+        stretch_ms, stretch_strong = 0, False
+        for end_ms, p in reversed(self._history):
+            start_ms = end_ms - WINDOW_MS
+            if end_ms > onset_ms:
+                continue  # the confirming windows themselves
+            if start_ms < floor:
+                break
+            if p >= negative:
+                if gap_ms == 0:
+                    earliest = start_ms  # contiguous with the turn: its soft beginning
+                    continue
+                stretch_start = start_ms
+                stretch_ms += WINDOW_MS
+                stretch_strong = stretch_strong or p >= threshold
+                continue
+            if stretch_start is not None:  # an earlier stretch has ended (reading backwards)
+                if not (stretch_strong or stretch_ms >= MIN_EARLIER_SPEECH_MS):
+                    break  # a click, not a word
+                earliest, gap_ms = stretch_start, 0
+                stretch_start, stretch_ms, stretch_strong = None, 0, False
+            gap_ms += WINDOW_MS
+            if gap_ms >= pause_limit:
+                break  # a pause that would have ended a turn
+        if stretch_start is not None and (stretch_strong or stretch_ms >= MIN_EARLIER_SPEECH_MS):
+            earliest = stretch_start
+        return earliest
 
     def _audio(self, start_ms: int, end_ms: int) -> Float32:
         return self._ring.slice(start_ms * STT_SAMPLES_PER_MS, end_ms * STT_SAMPLES_PER_MS)

@@ -70,7 +70,7 @@ def _is_verb_phrase(text: str) -> bool:
 
 def ask(param: Param) -> str:
     if param.kind == "boolean":
-        return f"Could you tell me yes or no: {_strip_article(param.label)}?"
+        return "Is that a yes or a no?"
     return f"What's the {_strip_article(param.label)}?"
 
 

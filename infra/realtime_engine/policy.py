@@ -8,13 +8,16 @@ read-back awaits a yes) lives in ``PolicyState`` in the session. The rules, in o
 2. After a ``function_call_output``: its ``say`` verbatim; its ``error`` / ``ok: false`` → an
    apology with the reason, then ask again; otherwise a short sentence from its fields.
 3. A real person / human / operator → the ``escalat*`` or ``transfer*`` tool; goodbye / that's
-   all → the ``end_call`` or ``hang_up`` tool (spoken goodbye first).
+   all → the ``end_call`` or ``hang_up`` tool. That response only calls the tool: the one spoken
+   line comes after its output (its ``say``, or a short goodbye / hand-over line without one),
+   as the real model says goodbye once.
 4. A read-back is pending: yes → call with ``confirmed: true``; no or a correction →
    re-collect and read back again.
 5. Otherwise pick a tool by keyword overlap with its name, description and parameter names
    (the pending tool wins when the caller supplied its arguments), fill arguments from the
    words, ask for the first missing one, read back before a tool with ``confirmed``.
-6. A bare yes/no with nothing pending → the tool with exactly one required boolean.
+6. A bare yes/no with nothing pending → the tool with exactly one required boolean (not one
+   already called: "okay, thanks" after the consent is recorded records nothing again).
 7. Nothing matches → a short refusal naming what the tools can do.
 """
 
@@ -30,6 +33,8 @@ from infra.realtime_engine import phrasing, spoken
 from infra.realtime_engine.args import Tool, extract, yes_no
 from infra.realtime_engine.conversation import text_of
 
+_END = ("end_call", "hang_up")
+_HAND_OVER = ("escalat", "transfer")
 _SAY_EXACTLY = re.compile(r"say exactly:\s*[\"“](.+?)[\"”]", re.IGNORECASE | re.DOTALL)
 _HUMAN = (
     "real person",
@@ -186,7 +191,8 @@ def decide(
             asked=state.asked,
             read_back=state.awaiting_confirmation,
         )
-    return _on_words(state, text, tools, today)
+    called = {str(i.get("name")) for i in items if i.get("type") == "function_call"}
+    return _on_words(state, text, tools, today, called)
 
 
 def _new_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -205,15 +211,13 @@ def _find(tools: list[Tool], *fragments: str) -> Tool | None:
     return next((t for t in tools if any(f in t.name.lower() for f in fragments)), None)
 
 
-def _on_words(state: PolicyState, text: str, tools: list[Tool], today: date) -> Plan:
+def _on_words(state: PolicyState, text: str, tools: list[Tool], today: date, called: set[str]) -> Plan:
     lowered = spoken.normalise(text)
     words = lowered.split()
-    if any(h in lowered for h in _HUMAN) and (tool := _find(tools, "escalat", "transfer")):
-        return _meta_call(tool, text, "Of course, let me connect you with a person.")
-    if (any(g in lowered for g in _GOODBYE) or "bye" in words) and (
-        tool := _find(tools, "end_call", "hang_up")
-    ):
-        return _meta_call(tool, text, "Thank you for calling. Goodbye!")
+    if any(h in lowered for h in _HUMAN) and (tool := _find(tools, *_HAND_OVER)):
+        return _meta_call(tool, text)
+    if (any(g in lowered for g in _GOODBYE) or "bye" in words) and (tool := _find(tools, *_END)):
+        return _meta_call(tool, text)
     pending = next((t for t in tools if t.name == state.pending), None)
     if pending is not None and state.awaiting_confirmation:
         return _on_read_back(state, pending, text, today)
@@ -226,7 +230,7 @@ def _on_words(state: PolicyState, text: str, tools: list[Tool], today: date) -> 
             return _advance(state, pending)
     best, _ = _best_tool(text, tools)
     if best is None and answer is not None:
-        best = next((t for t in tools if t.single_boolean is not None), None)
+        best = next((t for t in tools if t.single_boolean is not None and t.name not in called), None)
     if best is None:
         return Plan(say=phrasing.refusal(tools))
     if best.single_boolean is not None and answer is not None:
@@ -261,7 +265,8 @@ def _on_read_back(state: PolicyState, tool: Tool, text: str, today: date) -> Pla
     return Plan(say="Sorry about that. " + phrasing.ask(first), asked=first.name)
 
 
-def _meta_call(tool: Tool, text: str, line: str) -> Plan:
+def _meta_call(tool: Tool, text: str) -> Plan:
+    """End or hand over the call: the function call alone (the line is spoken after its output)."""
     args: dict[str, Any] = {}
     for p in tool.params:
         if not p.required:
@@ -274,7 +279,7 @@ def _meta_call(tool: Tool, text: str, line: str) -> Plan:
             args[p.name] = 0
         else:
             args[p.name] = text
-    return Plan(say=line, calls=[(tool.name, args)])
+    return Plan(calls=[(tool.name, args)])
 
 
 def _stems(text: str) -> list[str]:
@@ -341,6 +346,8 @@ def _after_output(
                     say=f"Sorry, I couldn't do that: {reason}. " + phrasing.ask(first), asked=first.name
                 )
         return Plan(say=f"Sorry, I couldn't do that: {reason}. Would you like to try again?")
-    if tool is not None and any(f in tool.name.lower() for f in ("end_call", "hang_up")):
-        return Plan(say="Goodbye!")
+    if tool is not None and any(f in tool.name.lower() for f in _END):
+        return Plan(say="Thank you for calling. Goodbye!")
+    if tool is not None and any(f in tool.name.lower() for f in _HAND_OVER):
+        return Plan(say="Of course, let me connect you with a person now.")
     return Plan(say=phrasing.result(result))

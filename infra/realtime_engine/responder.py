@@ -1,6 +1,10 @@
 """Streaming one response: wait for the words, let the policy decide, speak at real-time pace.
 
-Speech is synthesised sentence by sentence (the next sentence while the current one plays),
+Speech is synthesised clause by clause (``split_sentences``): the first clause alone, so the
+first audio comes as early as it can; as soon as it is ready, every other clause of the reply
+is queued for synthesis at once, ``SYNTH_CONCURRENCY`` at a time and in order, so the speech
+process never idles while audio is still to come and a slow clause (a long read-back on a
+loaded machine) has the whole of the earlier clauses' playback to get ready in. Audio is
 encoded to the session's output format and sent in ``chunk_ms`` deltas no more than
 ``lead_ms`` ahead of real time, as the real service does, so a barge-in cuts a response that
 is still playing. All events go through ``ResponseWriter``; a cancelled response raises
@@ -24,6 +28,7 @@ from infra.speech.tts import split_sentences
 from voice.audio import Pcm16, resample, to_mulaw_8k
 
 log = logging.getLogger(__name__)
+SYNTH_CONCURRENCY = 2  # clauses synthesised at once after the first
 
 
 class Speech(Protocol):
@@ -86,19 +91,22 @@ class Responder:
     async def _speak(self, resp: ActiveResponse, text: str) -> None:
         writer = self.session.writer
         sentences = split_sentences(text) or [text]
-        upcoming: asyncio.Task[tuple[bytes, int]] | None = asyncio.create_task(
-            self._synth(sentences[0], resp.audio_format)
-        )
+        fmt = resp.audio_format
+        slots = asyncio.Semaphore(SYNTH_CONCURRENCY)
+
+        async def bounded(sentence: str) -> tuple[bytes, int]:
+            async with slots:
+                return await self._synth(sentence, fmt)
+
+        pending = [asyncio.create_task(self._synth(sentences[0], fmt))]
         writer.begin_message(resp)
         t0: float | None = None
         sent_ms = 0.0
         try:
             for i, sentence in enumerate(sentences):
-                assert upcoming is not None
-                data, per_ms = await upcoming
-                upcoming = None
-                if i + 1 < len(sentences):
-                    upcoming = asyncio.create_task(self._synth(sentences[i + 1], resp.audio_format))
+                data, per_ms = await pending[i]
+                if i == 0:  # the first clause is ready: queue all the others behind it
+                    pending += [asyncio.create_task(bounded(s)) for s in sentences[1:]]
                 writer.text(resp, (" " if i else "") + sentence, len(data) / per_ms)
                 step = self.options.chunk_ms * per_ms
                 for at in range(0, len(data), step):
@@ -111,6 +119,8 @@ class Responder:
                     writer.audio(resp, chunk, len(chunk) / per_ms)
                     sent_ms += len(chunk) / per_ms
         finally:
-            if upcoming is not None:
-                upcoming.cancel()
+            for task in pending:
+                task.cancel()
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: a clause that failed after the response ended is no error
         writer.end_message(resp)

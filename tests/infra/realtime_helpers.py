@@ -1,4 +1,5 @@
-"""Test helpers for the Realtime engine: the engine as a real process, a strict raw client, a caller.
+"""Test helpers for the Realtime engine: a strict raw client and a caller (the engine process is
+the session fixture ``engine_url`` in ``tests/infra/conftest.py``).
 
 Every frame the client receives is validated with the SDK's ``RealtimeServerEvent`` adapter in
 strict mode, and every frame it sends (except deliberate garbage) with ``RealtimeClientEvent``.
@@ -10,21 +11,15 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-import pytest_asyncio
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from pydantic import TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from infra.realtime_engine import service
-from infra.stack import free_port
-from infra.testing import running_stack
-from switchboard.config import LOCAL_HOST, Settings
 from voice.audio import read_wav, silence, to_mulaw_8k
 
 SERVER = TypeAdapter(RealtimeServerEvent)
@@ -41,15 +36,6 @@ JOB_TOOL = {
         "required": ["job_id"],
     },
 }
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def engine_url(tts_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """An engine process per test module (beside the session's Piper process), as ``ws://…/v1/realtime``."""
-    ports = tts_settings.ports.model_copy(update={"realtime": free_port()})
-    settings = tts_settings.model_copy(update={"home": tmp_path_factory.mktemp("realtime"), "ports": ports})
-    async with running_stack(settings, lambda s: [service(s)]):
-        yield f"ws://{LOCAL_HOST}:{settings.ports.realtime}/v1/realtime"
 
 
 class RtClient:
@@ -127,12 +113,14 @@ def telephone_session(tools: list[dict[str, Any]] | None = None, **vad: Any) -> 
     }
 
 
-async def speech(tts_url: str, text: str) -> bytes:
-    """Piper speech as 8 kHz μ-law, without Piper's random noise so every run hears the same caller."""
+async def speech(tts_url: str, text: str, *, natural: bool = False) -> bytes:
+    """Piper speech as 8 kHz μ-law, without Piper's random noise so every run hears the same caller
+    (``natural``: with it, so each take differs in timing and stress like the phone network's caller)."""
+    body: dict[str, Any] = {"text": text}
+    if not natural:
+        body.update(noise_scale=0.0, noise_w_scale=0.0)
     async with httpx.AsyncClient(timeout=30) as http:
-        resp = await http.post(
-            f"{tts_url}/synthesize", json={"text": text, "noise_scale": 0.0, "noise_w_scale": 0.0}
-        )
+        resp = await http.post(f"{tts_url}/synthesize", json=body)
         resp.raise_for_status()
     pcm, rate = read_wav(resp.content)
     return to_mulaw_8k(pcm, rate)

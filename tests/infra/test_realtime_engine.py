@@ -12,7 +12,6 @@ from tests.infra.realtime_helpers import (
     JOB_TOOL,
     RtClient,
     caller_turn,
-    engine_url,  # noqa: F401  (fixture)
     open_client,
     speech,
     stream,
@@ -30,7 +29,7 @@ async def _configure(client: RtClient, session: dict) -> dict:
 
 
 async def test_scripted_caller_turn_gets_a_tool_call_and_a_spoken_answer(
-    engine_url: str,  # noqa: F811
+    engine_url: str,
     tts_settings: Settings,
 ) -> None:
     client = await open_client(engine_url, "latency_ms=0")
@@ -98,7 +97,7 @@ async def test_scripted_caller_turn_gets_a_tool_call_and_a_spoken_answer(
         await client.close()
 
 
-async def test_say_exactly_speaks_the_line_and_nothing_else(engine_url: str) -> None:  # noqa: F811
+async def test_say_exactly_speaks_the_line_and_nothing_else(engine_url: str) -> None:
     client = await open_client(engine_url, "latency_ms=0")
     try:
         await _configure(client, telephone_session([JOB_TOOL]))
@@ -118,7 +117,7 @@ async def test_say_exactly_speaks_the_line_and_nothing_else(engine_url: str) -> 
         await client.close()
 
 
-async def test_pcm_output_and_text_modality(engine_url: str) -> None:  # noqa: F811
+async def test_pcm_output_and_text_modality(engine_url: str) -> None:
     client = await open_client(engine_url, "latency_ms=0&chunk_ms=100")
     try:
         await client.send({"type": "session.update", "session": {"type": "realtime"}})  # defaults: pcm 24 kHz

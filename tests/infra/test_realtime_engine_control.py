@@ -8,7 +8,6 @@ import base64
 from switchboard.config import Settings
 from tests.infra.realtime_helpers import (
     caller_turn,
-    engine_url,  # noqa: F401  (fixture)
     open_client,
     speech,
     stream,
@@ -22,7 +21,7 @@ LONG_LINE = (
 
 
 async def test_caller_speech_cancels_the_response_and_truncate_is_honoured(
-    engine_url: str,  # noqa: F811
+    engine_url: str,
     tts_settings: Settings,
 ) -> None:
     interruption = await speech(tts_settings.tts_url, "Sorry, can I ask something else?")
@@ -90,7 +89,7 @@ async def test_caller_speech_cancels_the_response_and_truncate_is_honoured(
         await client.close()
 
 
-async def test_manual_commit_and_one_active_response(engine_url: str, tts_settings: Settings) -> None:  # noqa: F811
+async def test_manual_commit_and_one_active_response(engine_url: str, tts_settings: Settings) -> None:
     said = await speech(tts_settings.tts_url, "Hello, I need some help.")
     client = await open_client(engine_url)
     try:
@@ -140,7 +139,7 @@ async def test_manual_commit_and_one_active_response(engine_url: str, tts_settin
         await client.close()
 
 
-async def test_semantic_vad_eagerness_sets_the_pause(engine_url: str, tts_settings: Settings) -> None:  # noqa: F811
+async def test_semantic_vad_eagerness_sets_the_pause(engine_url: str, tts_settings: Settings) -> None:
     said = await speech(tts_settings.tts_url, "Yes please.")
     client = await open_client(engine_url, "latency_ms=0")
     try:

@@ -12,7 +12,6 @@ from websockets.exceptions import InvalidStatus
 
 from tests.infra.realtime_helpers import (
     RtClient,
-    engine_url,  # noqa: F401  (fixture)
     open_client,
     telephone_session,
 )
@@ -22,7 +21,7 @@ async def _error(client: RtClient) -> dict:
     return (await client.next("error"))["error"]
 
 
-async def test_bad_input_gets_error_frames_and_the_session_lives_on(engine_url: str) -> None:  # noqa: F811
+async def test_bad_input_gets_error_frames_and_the_session_lives_on(engine_url: str) -> None:
     client = await open_client(engine_url, "latency_ms=0")
     try:
         await client.send_raw("{not json")
@@ -91,7 +90,7 @@ async def test_bad_input_gets_error_frames_and_the_session_lives_on(engine_url: 
         await client.close()
 
 
-async def test_handshake_rules(engine_url: str) -> None:  # noqa: F811
+async def test_handshake_rules(engine_url: str) -> None:
     with pytest.raises(InvalidStatus) as unauthorised:
         await connect(f"{engine_url}?model=gpt-realtime")
     assert unauthorised.value.response.status_code == 401
@@ -116,7 +115,7 @@ async def test_handshake_rules(engine_url: str) -> None:  # noqa: F811
     assert not beta.of("session.created")
 
 
-async def test_injected_faults(engine_url: str) -> None:  # noqa: F811
+async def test_injected_faults(engine_url: str) -> None:
     erring = await open_client(engine_url, "fault=error_after:1")
     try:
         assert (await erring.next("error"))["error"]["type"] == "server_error"

@@ -114,6 +114,74 @@ def test_yes_with_nothing_pending_records_consent() -> None:
     assert Call().caller("No, I'd rather not.").calls == [("record_consent", {"granted": False})]
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "That's fine, you can record the call.",
+        "Sure.",
+        "Go ahead.",
+        "Okay.",
+        "You can record.",
+        "No problem.",
+        "Of course.",
+        "Yeah, I don't mind.",
+    ],
+)
+def test_affirmatives_grant_consent(said: str) -> None:
+    assert Call().caller(said).calls == [("record_consent", {"granted": True})]
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["No.", "I'd rather not.", "Don't record.", "I don't want this recorded.", "Nope, please don't."],
+)
+def test_refusals_refuse_consent(said: str) -> None:
+    assert Call().caller(said).calls == [("record_consent", {"granted": False})]
+
+
+def test_consent_is_recorded_once_and_the_boolean_question_is_natural() -> None:
+    call = Call()
+    assert call.caller("Sure, go ahead.").calls == [("record_consent", {"granted": True})]
+    call.output('{"ok": true}')
+    assert not call.caller("Okay, great.").calls  # nothing pending: no second consent
+    consent = {
+        "type": "function",
+        "name": "record_consent",
+        "description": "Record the caller's answer to the recording consent question.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "granted": {
+                    "type": "boolean",
+                    "description": "true if the caller agreed to the call being recorded, false if not",
+                }
+            },
+            "required": ["granted"],
+        },
+    }
+    state = PolicyState()
+    said = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_audio", "transcript": "Record it?"}],
+    }
+    plan = decide(state, [said], [consent], "", TODAY)
+    assert plan.say == "Is that a yes or a no?" and plan.asked == "granted"
+
+
+@pytest.mark.parametrize(
+    ("said", "calls"),
+    [("Sure, that's right.", True), ("Yep, go ahead.", True), ("No, that's wrong.", False)],
+)
+def test_read_back_answers(said: str, calls: bool) -> None:
+    call = Call()
+    call.caller(
+        "Book an appointment on the 3rd of December at 10:30 for Jane Citizen, account one two three."
+    )
+    plan = call.caller(said)
+    assert bool(plan.calls) is calls and (plan.calls[0][1]["confirmed"] if calls else plan.say)
+
+
 def test_tool_call_and_result() -> None:
     call = Call()
     assert call.caller("What's the status of Job 4172?").calls == [("get_job_status", {"job_id": "4172"})]
@@ -168,10 +236,20 @@ def test_error_result_apologises_and_asks_again() -> None:
 
 
 def test_goodbye_escalation_and_off_scope() -> None:
-    bye = Call().caller("No thank you, that's all. Bye.")
-    assert bye.say and "Goodbye" in bye.say and bye.calls[0][0] == "end_call"
-    human = Call().caller("Can I speak to a real person please?")
-    assert human.calls[0][0] == "escalate"
+    call = Call()
+    bye = call.caller("No thank you, that's all. Bye.")
+    assert bye.say is None and bye.calls[0][0] == "end_call"  # goodbye is said once, after the output
+    assert call.output('{"ok": true, "say": "Thanks for calling Harbourside. Bye!"}').say == (
+        "Thanks for calling Harbourside. Bye!"
+    )
+    plain = Call()
+    plain.caller("Goodbye.")
+    assert plain.output('{"ok": true}').say == "Thank you for calling. Goodbye!"
+    human = Call()
+    handing = human.caller("Can I speak to a real person please?")
+    assert handing.say is None and handing.calls[0][0] == "escalate"
+    assert human.output('{"ok": true, "say": "Putting you through."}').say == "Putting you through."
+    assert human.output('{"ok": true}').say == "Of course, let me connect you with a person now."
     refusal = Call().caller("What's the weather like in Paris?")
     assert refusal.say is not None and refusal.say.startswith("Sorry, I can't help with that. I can")
     assert "look up the status of a repair job" in refusal.say and not refusal.calls
