@@ -237,19 +237,24 @@ def service(settings: Settings, *, extra_env: dict[str, str] | None = None) -> S
         url=url,
         health=healthy,
         env={**handler_env(settings), **(extra_env or {})},
-        ready_timeout_s=30.0,
+        ready_timeout_s=60.0,
         description="Lambda gateway: API Gateway v2 events → the functions of template.yaml",
     )
 
 
-def _serve() -> None:
-    """One process = one execution environment per function (its module-level state, its thread)."""
+def _load() -> tuple[Settings, Gateway]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     for key, value in handler_env(settings).items():
         os.environ.setdefault(key, value)
     gateway = Gateway()
     gateway.load()
+    return settings, gateway
+
+
+def _serve(loaded: tuple[Settings, Gateway] | None = None) -> None:
+    """One process = one execution environment per function (its module-level state, its thread)."""
+    settings, gateway = loaded or _load()
     log.info("routes: %s", ", ".join(r.route_key for r in gateway.routes))
     try:
         web.run_app(
@@ -265,14 +270,15 @@ def _serve() -> None:
 
 
 def main() -> None:
-    """Serve with ``SWITCHBOARD_GATEWAY_CONCURRENCY`` processes (default 4): concurrent invocations
-    of one function run in separate execution environments, as on Lambda."""
-    concurrency = max(1, int(os.environ.get("SWITCHBOARD_GATEWAY_CONCURRENCY", "4")))
+    """Serve with ``SWITCHBOARD_GATEWAY_CONCURRENCY`` processes (default 2): concurrent invocations
+    of one function run in separate execution environments, as on Lambda. The first process
+    loads and serves before the others start, so the gateway is ready as soon as one is."""
+    concurrency = max(1, int(os.environ.get("SWITCHBOARD_GATEWAY_CONCURRENCY", "2")))
+    loaded = _load()
     spawn = multiprocessing.get_context("spawn")
-    extra = [spawn.Process(target=_serve, daemon=True) for _ in range(concurrency - 1)]
-    for process in extra:
-        process.start()
-    _serve()
+    for _ in range(concurrency - 1):
+        spawn.Process(target=_serve, daemon=True).start()
+    _serve(loaded)
 
 
 if __name__ == "__main__":
