@@ -36,7 +36,7 @@ chromium:
 	bash scripts/install-chromium.sh
 
 unit: install chromium
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not slow"
 
 test: lint typecheck cfn-lint unit
 

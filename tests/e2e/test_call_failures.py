@@ -19,6 +19,10 @@ from switchboard.models import Outcome
 from tests.e2e.test_booking_call import CALLER, CLINIC, place_call
 from workflows.call import CallWorkflow
 
+# Each is a whole call through every process (about a minute on a quiet machine): they run in
+# `make evals` with the eval bank, `make test` keeps the booking and barge-in calls.
+pytestmark = pytest.mark.slow
+
 JOBS = "+61255550104"
 WAIT = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
 
