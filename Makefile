@@ -52,6 +52,12 @@ status: install
 demo: install
 	$(VENV)/bin/switchboard demo
 
+# The whole eval bank through the real path (~15 min on 2 cores; scorecard in evals/out/), and the
+# whole-call tests that `make test` leaves out.
+evals: install chromium
+	$(VENV)/bin/switchboard evals run --concurrency 3
+	$(VENV)/bin/pytest -q -m slow
+
 bench: install
 	$(VENV)/bin/python -m bench.bench_workflow
 	$(VENV)/bin/python -m bench.bench_bridge

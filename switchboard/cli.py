@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.service import RPCError
 
+from evals import cli as evals_cli
 from infra.services import default_services
 from infra.stack import ServiceReport, Stack, StackError
 from switchboard import cli_intake
@@ -169,6 +170,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["dashboard"] = cmd_dashboard
     cli_intake.add_parser(sub)
     commands["intake"] = cli_intake.cmd_intake_pending
+    evals_cli.add_parser(sub)
+    commands["evals"] = evals_cli.cmd_evals
     return parser, commands
 
 
