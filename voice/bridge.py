@@ -272,12 +272,29 @@ class Bridge:
         name = f"{ev.item_id}:{item.sent_ms}:g{self.generation}:m{self._seq}"
         return [SendTwilio(MediaOut(ev.delta)), SendTwilio(MarkOut(name))]
 
+    def interrupt_with_line(self, line: str, *, then_close: str | None = None) -> list[Action]:
+        """Stop whatever the agent is saying (or about to say) and say ``line`` verbatim instead:
+        a voicemail message over the disclosure, the wrap-up at the maximum length."""
+        actions = self._cut_playback(cancel_all=True)
+        for resp in self._live.values():
+            if resp.purpose == "opening":
+                resp.purpose = "cut"  # its end must not count as the new line's end
+        self._opening = ""
+        return actions + self.speak_line(line, then_close=then_close)
+
     def _on_speech_started(self, ev: Any) -> list[Action]:
         self._caller_items[ev.item_id] = [self._stream_ms(ev.audio_start_ms), -1]
         if self._opening:
             return []  # the opening line is not interruptible
+        return self._cut_playback(cancel_all=False)
+
+    def _cut_playback(self, *, cancel_all: bool) -> list[Action]:
+        """Clear what Twilio still holds, truncate it to what was heard, drop the live responses.
+
+        ``cancel_all``: we interrupt, not the caller's speech, so the server cancels nothing by
+        itself: cancel every live response, with audio yet or not."""
         queued = [i for i in self._items.values() if i.pending_marks > 0 and not i.interrupted]
-        speaking = [r for r in self._live.values() if r.items]
+        speaking = [r for r in self._live.values() if r.items or cancel_all]
         if not queued and not speaking:
             return []  # nothing queued, nothing streaming: nothing to cut
         actions: list[Action] = []
@@ -301,7 +318,7 @@ class Bridge:
                 if not item.interrupted:
                     item.interrupted, item.heard_ms = True, item.sent_ms
                     cut.append(item)
-            if not self.config.interrupt_response:
+            if cancel_all or not self.config.interrupt_response:
                 actions.append(SendRealtime({"type": "response.cancel", "response_id": resp.response_id}))
         actions.append(Notify("barge_in", {"generation": self.generation, "truncated": len(queued)}))
         for item in cut:

@@ -347,7 +347,7 @@ class _Conversation:
             if kind == "say_and_end":
                 reason = "max_length" if getattr(command, "reason", "") == "max_length" else "agent_ended"
                 self.meter.end_intent(time.perf_counter_ns())
-                actions = self.bridge.speak_line(command.line, then_close=reason)
+                actions = self.bridge.interrupt_with_line(command.line, then_close=reason)
                 try:
                     await self._perform(actions, time.perf_counter_ns())
                 except (ConnectionClosed, RealtimeError) as exc:

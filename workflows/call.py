@@ -98,6 +98,7 @@ class CallWorkflow(Supervision):
         self.telephony: list[TelephonyEvent] = []
         self.caller_gone = False
         self.voicemail = False
+        self.max_length_cut = False
         self.command: ConversationCommand | None = None
         self.request: CallRequest | None = None
         self.started_at: datetime | None = None
@@ -164,6 +165,8 @@ class CallWorkflow(Supervision):
         try:
             return await handle
         except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
+            if self.max_length_cut:  # we cut it: the wrap-up did not end the call in time
+                return ConverseResult(end_reason=EndReason.MAX_LENGTH)
             workflow.logger.warning("conversation ended abnormally: %s", err.cause or err)
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
@@ -176,6 +179,7 @@ class CallWorkflow(Supervision):
         await workflow.sleep(timedelta(seconds=self.profile.guardrails.max_call_seconds))
         self._command("say_and_end", self.profile.wrap_up, "max_length")
         await workflow.sleep(timedelta(seconds=30))
+        self.max_length_cut = True
         handle.cancel()
 
     def _command(self, kind: str, line: str, reason: str) -> None:
@@ -447,6 +451,14 @@ class CallWorkflow(Supervision):
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"invalid arguments for {req.call.name}: {problems}") from None
+        if (
+            self.consent is None
+            and self.profile.guardrails.require_recording_consent
+            and req.call.name not in SYSTEM_TOOLS
+        ):
+            raise ValueError(
+                "first ask the recording consent question and record the answer (record_consent)"
+            )
         if spec.write_back:
             if req.cancelled:
                 raise ValueError("the caller interrupted; confirm the details again before saving")

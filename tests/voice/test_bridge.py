@@ -389,3 +389,24 @@ def test_say_and_end_closes_once_the_line_has_played() -> None:
     names = marks(run_bridge([created("r1"), delta("r1", "a"), done("r1")], bridge))
     assert run_bridge([speech_started(10)], bridge) == []  # not interruptible
     assert CloseStream("max_length") in run_bridge([mark(names[0])], bridge)
+
+
+def test_voicemail_line_cuts_the_disclosure_and_ends_after_it_has_played() -> None:
+    bridge = make_bridge(interrupt_response=True)
+    run_bridge([start(), media(0)], bridge)
+    bridge.speak_line("Hi, I'm an AI assistant. May I record this call?")
+    names = marks(run_bridge([created("r1"), delta("r1", "a"), delta("r1", "a")], bridge))
+    run_bridge([mark(names[0])], bridge)  # the machine has heard the start of the disclosure
+    out = bridge.interrupt_with_line("Please call us back.", then_close="agent_ended")
+    assert twilio_out(out)[0] == ClearOut()  # what is left of the disclosure is dropped at once
+    assert realtime_types(out) == [
+        "conversation.item.truncate",
+        "response.cancel",
+        "session.update",
+        "response.create",
+    ]
+    assert 'Say exactly: "Please call us back."' in of(out, SendRealtime)[-1].event["response"]["instructions"]
+    assert not of(run_bridge([done("r1", "cancelled"), mark(names[1])], bridge), CloseStream)  # old line
+    names = marks(run_bridge([created("r2"), delta("r2", "b")], bridge))
+    out = run_bridge([done("r2"), mark(names[-1])], bridge)
+    assert CloseStream("agent_ended") in out
