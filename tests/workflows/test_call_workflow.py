@@ -125,6 +125,7 @@ async def test_booking_call_books_once_and_archives_with_consent(
     booking = {"date": day, "time": "10:00", "name": "Jane Citizen", "phone": "0412345678"}
 
     async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        assert "consent" in await rejected(handle, tool("check_availability", date=day))  # not before consent
         consent = await handle.execute_update(
             CallWorkflow.record_consent, ConsentAnswer(granted=True, said="yes")
         )
