@@ -85,6 +85,7 @@ async def bench_updates(client: Client, settings: Settings) -> dict[str, dict[st
         )
         await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZbench"))
         await _until_in_conversation(handle)
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))  # tools need it
         tool_ms: list[float] = []
         base_ms: list[float] = []
         day = _day()
