@@ -185,6 +185,7 @@ class InputAudio:
                     self._silence_ms = 0
                     self._paused = False
                     onset = self._earliest_onset(self._onset_ms, td)
+
                     start = max(self._buffer_start_ms, onset - cfg.prefix_ms(td))
                     self._turn_start_ms = start
                     return [SpeechStarted(start)]
@@ -210,15 +211,28 @@ class InputAudio:
         return out
 
     def _earliest_onset(self, onset_ms: int, td: dict[str, Any]) -> int:
-        """Where the turn confirmed at ``onset_ms`` really began (see the module docstring)."""
+        """Where the turn confirmed at ``onset_ms`` really began (see the module docstring).
+
+        Reads the windows before it backwards, the way ``_step`` reads a turn forwards: any window
+        over the negative threshold keeps the turn alive, a run of windows under it as long as the
+        turn-ending silence ends the search. The onset moves back to the start of each earlier
+        stretch of speech-like windows that is a word (one window over the threshold, or
+        ``MIN_EARLIER_SPEECH_MS`` of them); shorter blips only keep the search going."""
         threshold = cfg.threshold(td)
         negative = max(0.0, threshold - NEG_THRESHOLD_GAP)
         pause_limit = cfg.silence_ms(td)
         floor = max(self._buffer_start_ms, onset_ms - MAX_BACKTRACK_MS)
         earliest = onset_ms
-        gap_ms = 0  # the pause between ``earliest`` and the stretch being read
+        adjacent = True  # still in the sound right before the confirming windows
+        gap_ms = 0
         stretch_start: int | None = None
         stretch_ms, stretch_strong = 0, False
+
+        def take(start: int | None, ms: int, strong: bool) -> None:
+            nonlocal earliest
+            if start is not None and (adjacent or strong or ms >= MIN_EARLIER_SPEECH_MS):
+                earliest = start
+
         for end_ms, p in reversed(self._history):
             start_ms = end_ms - WINDOW_MS
             if end_ms > onset_ms:
@@ -226,23 +240,18 @@ class InputAudio:
             if start_ms < floor:
                 break
             if p >= negative:
-                if gap_ms == 0:
-                    earliest = start_ms  # contiguous with the turn: its soft beginning
-                    continue
+                gap_ms = 0
                 stretch_start = start_ms
                 stretch_ms += WINDOW_MS
                 stretch_strong = stretch_strong or p >= threshold
                 continue
-            if stretch_start is not None:  # an earlier stretch has ended (reading backwards)
-                if not (stretch_strong or stretch_ms >= MIN_EARLIER_SPEECH_MS):
-                    break  # a click, not a word
-                earliest, gap_ms = stretch_start, 0
-                stretch_start, stretch_ms, stretch_strong = None, 0, False
+            take(stretch_start, stretch_ms, stretch_strong)
+            adjacent = False
+            stretch_start, stretch_ms, stretch_strong = None, 0, False
             gap_ms += WINDOW_MS
             if gap_ms >= pause_limit:
                 break  # a pause that would have ended a turn
-        if stretch_start is not None and (stretch_strong or stretch_ms >= MIN_EARLIER_SPEECH_MS):
-            earliest = stretch_start
+        take(stretch_start, stretch_ms, stretch_strong)
         return earliest
 
     def _audio(self, start_ms: int, end_ms: int) -> Float32:

@@ -75,6 +75,13 @@ YES_THATS_FINE += [0.04, 0.03, 0.02, 0.02, 0.01, 0.02, 0.4, 0.37, 0.37, 0.38, 0.
 YES_THATS_FINE += [0.57, 0.63, 0.67, 0.69, 0.69, 0.66, 0.68, 0.74, 0.81, 0.78]
 
 
+# The same sentence over the engine's socket (another take): "Yes," and "that's" both soft, and
+# blips over the negative threshold inside the pause keep the turn alive as ``_step`` would.
+YES_THATS_FINE_SOFT = [0.01, 0.48, 0.57, 0.43, 0.45, 0.29, 0.39, 0.52, 0.38, 0.3, 0.2, 0.15, 0.1, 0.06]
+YES_THATS_FINE_SOFT += [0.05, 0.03, 0.03, 0.02, 0.02, 0.28, 0.33, 0.31, 0.31, 0.42, 0.37, 0.29, 0.28, 0.22]
+YES_THATS_FINE_SOFT += [0.13, 0.5, 0.6, 0.66, 0.7, 0.7, 0.68, 0.72]
+
+
 def _turns(probabilities: list[float], silence_ms: int = 500) -> list[object]:
     audio = InputAudio(
         {"type": "audio/pcmu"},
@@ -86,12 +93,13 @@ def _turns(probabilities: list[float], silence_ms: int = 500) -> list[object]:
     return events
 
 
-def test_a_soft_first_word_before_a_short_pause_starts_the_turn() -> None:
+@pytest.mark.parametrize(("windows", "yes_at"), [(YES_THATS_FINE, 2), (YES_THATS_FINE_SOFT, 1)])
+def test_a_soft_first_word_before_a_short_pause_starts_the_turn(windows: list[float], yes_at: int) -> None:
     lead = 300  # windows of line silence before the caller speaks
-    events = _turns([0.0] * lead + YES_THATS_FINE + [0.7] * 30 + [0.02] * 20)
+    events = _turns([0.0] * lead + windows + [0.7] * 30 + [0.02] * 20)
     started = [e for e in events if isinstance(e, SpeechStarted)]
     assert len(started) == 1 and len([e for e in events if isinstance(e, SpeechStopped)]) == 1
-    yes_onset_ms = (lead + 2) * WINDOW_MS  # the first window of "Yes" over the negative threshold
+    yes_onset_ms = (lead + yes_at) * WINDOW_MS  # the first window of "Yes" over the negative threshold
     assert started[0].audio_start_ms == yes_onset_ms - 300  # the prefix padding before "Yes"
 
 
