@@ -13,6 +13,7 @@ Run: ``.venv/bin/python -m bench.bench_workflow``.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -176,8 +177,10 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         settings = isolated_settings(Path(home))
 
+        in_memory = os.environ.get("BENCH_TEMPORAL_IN_MEMORY") == "1"
+
         def stack(s: Settings) -> list[ServiceSpec]:
-            return [services.temporal(s), services.moto(s), phone_service(s)]
+            return [services.temporal(s, in_memory=in_memory), services.moto(s), phone_service(s)]
 
         async with running_stack(settings, stack):
             client = await connect_client(settings)
@@ -191,9 +194,9 @@ async def main() -> None:
         "goal_run_tool_p99_le_25ms": tool["p99"] <= 25,
         "goal_hangup_p50_le_150ms": hangup["p50"] <= 150,
     }
-    report(
-        "workflow", figures, notes="dev server with a SQLite file; one worker in this process; loopback only"
-    )
+    store = "in memory" if os.environ.get("BENCH_TEMPORAL_IN_MEMORY") == "1" else "with a SQLite file"
+    name = "workflow_in_memory" if store == "in memory" else "workflow"
+    report(name, figures, notes=f"dev server {store}; one worker in this process; loopback only")
 
 
 if __name__ == "__main__":
