@@ -157,7 +157,14 @@ class PhoneNetwork:
 
     def list_calls(self) -> list[dict[str, Any]]:
         return [
-            {"sid": c.sid, "direction": c.direction, "status": c.status.value, "done": c.done.is_set()}
+            {
+                "sid": c.sid,
+                "direction": c.direction,
+                "to": c.to,
+                "from": c.from_,
+                "status": c.status.value,
+                "done": c.done.is_set(),
+            }
             for c in self.calls.all()
         ]
 

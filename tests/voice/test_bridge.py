@@ -405,7 +405,9 @@ def test_voicemail_line_cuts_the_disclosure_and_ends_after_it_has_played() -> No
         "session.update",
         "response.create",
     ]
-    assert 'Say exactly: "Please call us back."' in of(out, SendRealtime)[-1].event["response"]["instructions"]
+    assert (
+        'Say exactly: "Please call us back."' in of(out, SendRealtime)[-1].event["response"]["instructions"]
+    )
     assert not of(run_bridge([done("r1", "cancelled"), mark(names[1])], bridge), CloseStream)  # old line
     names = marks(run_bridge([created("r2"), delta("r2", "b")], bridge))
     out = run_bridge([done("r2"), mark(names[-1])], bridge)
