@@ -25,10 +25,8 @@ from temporalio.service import RPCError
 from evals.case import Case
 from evals.scorer import Check, score
 from evals.voices import ensure_rendered
-from infra import gateway, phone, services
-from infra import realtime_engine as engine
+from infra import services
 from infra.phone.client import SimClient
-from infra.speech import tts
 from infra.stack import ServiceSpec
 from switchboard.config import Settings
 from switchboard.models import CallOutcome
@@ -38,16 +36,7 @@ from workflows.callback import OutboundCallbackWorkflow
 
 def eval_services(settings: Settings) -> list[ServiceSpec]:
     """The whole local stack as processes (Temporal in memory: an eval run keeps no state)."""
-    return [
-        services.temporal(settings, in_memory=True),
-        services.moto(settings),
-        tts.service(settings),
-        engine.service(settings),
-        gateway.service(settings),
-        phone.service(settings, voice_url=settings.voice_webhook_url),
-        services.worker(settings),
-        services.voice(settings),
-    ]
+    return services.call_stack(settings)
 
 
 class CaseResult(BaseModel):

@@ -122,14 +122,14 @@ def voice(settings: Settings) -> ServiceSpec:
     )
 
 
-def default_services(settings: Settings) -> list[ServiceSpec]:
-    """Everything ``switchboard up`` starts, in start order."""
-    import dashboard
+def call_stack(settings: Settings, *, in_memory: bool = True) -> list[ServiceSpec]:
+    """Everything a phone call goes through, as processes: for tests, evals and benchmarks
+    (Temporal in memory by default: such a run keeps no state)."""
     from infra import gateway, phone, realtime_engine
     from infra.speech import tts
 
     return [
-        temporal(settings),
+        temporal(settings, in_memory=in_memory),
         moto(settings),
         tts.service(settings),
         realtime_engine.service(settings),
@@ -137,5 +137,12 @@ def default_services(settings: Settings) -> list[ServiceSpec]:
         phone.service(settings, voice_url=settings.voice_webhook_url),
         worker(settings),
         voice(settings),
-        dashboard.service(settings),
     ]
+
+
+def default_services(settings: Settings) -> list[ServiceSpec]:
+    """Everything ``switchboard up`` starts, in start order: the call stack (Temporal on its
+    SQLite file) and the supervisors' dashboard."""
+    import dashboard
+
+    return [*call_stack(settings, in_memory=False), dashboard.service(settings)]

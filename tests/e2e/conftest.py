@@ -11,34 +11,19 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from infra import gateway, phone, services
-from infra import realtime_engine as engine
+from infra import services
 from infra.phone.client import SimClient
-from infra.speech import tts
-from infra.stack import ServiceSpec, Stack
+from infra.stack import Stack
 from infra.testing import isolated_settings, running_stack
 from switchboard.config import Settings
 from switchboard.temporal import connect_client
-
-
-def full_stack(settings: Settings) -> list[ServiceSpec]:
-    return [
-        services.temporal(settings, in_memory=True),
-        services.moto(settings),
-        tts.service(settings),
-        engine.service(settings),
-        gateway.service(settings),
-        phone.service(settings, voice_url=settings.voice_webhook_url),
-        services.worker(settings),
-        services.voice(settings),
-    ]
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def e2e(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Settings, Stack]]:
     settings = isolated_settings(tmp_path_factory.mktemp("e2e"), calling_hours="always")  # any hour
     try:
-        async with running_stack(settings, full_stack) as stack:
+        async with running_stack(settings, services.call_stack) as stack:
             yield settings, stack
     finally:  # keep the services' logs where a failed run can be read (pytest rotates its tmp dirs)
         kept = Path(".local/test-logs/e2e")
