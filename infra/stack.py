@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from switchboard.config import LOCAL_HOST, Settings
 
 HealthCheck = Callable[[], Awaitable[bool]]
@@ -68,6 +70,16 @@ class ServiceReport:
     healthy: bool
     started: bool = False
     note: str = ""
+
+
+def http_ok(url: str, *, ok_below: int = 300) -> HealthCheck:
+    """A health check: ``GET url`` answers with a status below ``ok_below``."""
+
+    async def check() -> bool:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            return (await http.get(url)).status_code < ok_below
+
+    return check
 
 
 def port_is_open(port: int, host: str = LOCAL_HOST, timeout: float = 0.2) -> bool:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import sys
 
-import httpx
-
-from infra.stack import ServiceSpec
+from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 
 
@@ -36,9 +34,7 @@ def service(settings: Settings, *, voice_url: str | None = None) -> ServiceSpec:
     if voice_url is not None:
         argv += ["--voice-url", voice_url]
 
-    async def healthy() -> bool:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(f"{url}/_sim/health")).status_code == 200
+    healthy = http_ok(f"{url}/_sim/health")
 
     return ServiceSpec(
         name="phone",

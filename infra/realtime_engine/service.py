@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import httpx
-
-from infra.stack import ServiceSpec
+from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 
 
@@ -15,9 +13,7 @@ def service(settings: Settings) -> ServiceSpec:
     port = settings.ports.realtime
     url = f"ws://{LOCAL_HOST}:{port}/v1/realtime"
 
-    async def healthy() -> bool:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(f"http://{LOCAL_HOST}:{port}/healthz")).status_code == 200
+    healthy = http_ok(f"http://{LOCAL_HOST}:{port}/healthz")
 
     return ServiceSpec(
         name="realtime",

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from infra.stack import ServiceSpec
+from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 from voice.audio import Pcm16, read_wav, to_mulaw_8k
 
@@ -81,9 +81,7 @@ def service(settings: Settings) -> ServiceSpec:
     port = settings.ports.tts
     url = f"http://{LOCAL_HOST}:{port}"
 
-    async def healthy() -> bool:
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            return (await http.get(f"{url}/voices")).status_code == 200
+    healthy = http_ok(f"{url}/voices")
 
     return ServiceSpec(
         name="tts",
