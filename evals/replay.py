@@ -132,33 +132,10 @@ class Replayer:
 
 
 async def post_form_for(settings: Settings, submission: str, phone: str, reason: str) -> dict[str, Any]:
-    """The demo's signed web form, for this lead."""
-    import json
+    """The eval lead's web form, posted exactly as ``make demo`` posts one."""
+    from infra.demo import post_form
 
-    import httpx
-
-    from functions._forms import sign_body
-    from infra.gateway import local_form_secret
-
-    body = json.dumps(
-        {
-            "submission_id": submission,
-            "name": "Eval Lead",
-            "phone": phone,
-            "reason": reason,
-            "timezone": "Australia/Sydney",
-            "consent_to_contact": True,
-        }
-    ).encode()
-    headers = {
-        "content-type": "application/json",
-        "x-switchboard-signature": sign_body(local_form_secret(), body),
-    }
-    async with httpx.AsyncClient(timeout=15) as http:
-        resp = await http.post(f"{settings.public_api_url}/callbacks", content=body, headers=headers)
-    resp.raise_for_status()
-    accepted: dict[str, Any] = resp.json()
-    return accepted
+    return await post_form(settings, submission, name="Eval Lead", phone=phone, reason=reason)
 
 
 async def _result_when_started(handle: Any, timeout_s: float) -> CallOutcome:

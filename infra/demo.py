@@ -57,21 +57,25 @@ LEAD_SCRIPT: dict[str, Any] = {
 }
 
 
-def _form(submission_id: str) -> bytes:
-    return json.dumps(
+async def post_form(
+    settings: Settings,
+    submission_id: str,
+    *,
+    name: str = "Alex Demo",
+    phone: str = LEAD_PHONE,
+    reason: str = "Quote for rooftop solar",
+) -> dict[str, Any]:
+    """POST a web form to the gateway, signed as the website's server signs it; the 202 body."""
+    body = json.dumps(
         {
             "submission_id": submission_id,
-            "name": "Alex Demo",
-            "phone": LEAD_PHONE,
-            "reason": "Quote for rooftop solar",
+            "name": name,
+            "phone": phone,
+            "reason": reason,
             "timezone": "Australia/Sydney",
             "consent_to_contact": True,
         }
     ).encode()
-
-
-async def post_form(settings: Settings, submission_id: str) -> dict[str, Any]:
-    body = _form(submission_id)
     headers = {
         "content-type": "application/json",
         "x-switchboard-signature": sign_body(local_form_secret(), body),
