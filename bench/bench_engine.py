@@ -11,6 +11,11 @@ first ``response.output_audio.delta``. Three runs:
 3. ``concurrent``: several sessions talking at once for a while; CPU time of the engine and
    Piper processes divided by session-seconds gives the cost of one session, and its inverse
    how many sessions one core sustains in real time.
+4. ``baseline``: the engine restarted with ``SWITCHBOARD_STT_WINDOW=full`` (Whisper's 30 s
+   window, what the engine did before the fitted window) and run 2 again, in the same run.
+
+Then Whisper in-process, both windows over the eval bank's caller lines: word error rate and
+model time (``bench/stt_accuracy.py``), so the speed-up is shown with what it costs in accuracy.
 
 Run: ``.venv/bin/python -m bench.bench_engine`` (about 2–3 minutes). Writes bench/out/engine.json.
 """
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import stt_accuracy
 from bench.common import percentiles, report
 from infra.realtime_engine import service as engine_service
 from infra.speech import tts
@@ -147,30 +153,20 @@ async def _concurrent(url: str, clips: list[bytes], pids: dict[str, int]) -> dic
     }
 
 
-def _calibrate(clip: bytes) -> dict[str, float]:
-    """Whisper's own time on this machine right now (the docs measured ~310 ms on an idle one)."""
-    from infra.speech.stt import Transcriber
-    from voice.audio import resample
-
-    audio = resample(mulaw_decode(clip), 8000, 16000).astype(np.float32) / 32768.0
-    stt = Transcriber()
-    try:
-        stt.transcribe_sync(audio)
-        return percentiles(1000 * stt.transcribe_sync(audio).elapsed_s for _ in range(5))
-    finally:
-        stt.close()
+def _stack(prefix: str) -> tuple[Settings, str]:
+    settings = isolated_settings(Path(tempfile.mkdtemp(prefix=prefix)))
+    return settings, f"ws://{LOCAL_HOST}:{settings.ports.realtime}/v1/realtime"
 
 
 async def main() -> None:
-    settings: Settings = isolated_settings(Path(tempfile.mkdtemp(prefix="bench-engine-")))
+    loads = [os.getloadavg()[0]]
+    settings, url = _stack("bench-engine-")
     async with running_stack(settings, lambda s: [tts.service(s), engine_service(s)]) as stack:
-        url = f"ws://{LOCAL_HOST}:{settings.ports.realtime}/v1/realtime"
         speech = tts.Synthesizer(settings.tts_url)
         try:
             clips = [_trim(await speech.mulaw(line)) for line in LINES]
         finally:
             await speech.aclose()
-        calibration = await asyncio.to_thread(_calibrate, clips[0])
         default = await _latencies(url, clips, TURNS_DEFAULT, "")
         SPLITS["vad_wait_ms"].clear()
         SPLITS["engine_ms"].clear()
@@ -178,14 +174,28 @@ async def main() -> None:
         raw_splits = {name: percentiles(values) for name, values in SPLITS.items()}
         pids = {name: st.pid for name, st in stack._load().items()}
         load = await _concurrent(url, clips, pids)
+        loads.append(os.getloadavg()[0])
+        lines = stt_accuracy.bank_lines()
+        bank_clips = await stt_accuracy.phone_clips(settings.tts_url, lines)
+    os.environ["SWITCHBOARD_STT_WINDOW"] = "full"
+    settings, url = _stack("bench-engine-full-")
+    async with running_stack(settings, lambda s: [tts.service(s), engine_service(s)]):
+        baseline = await _latencies(url, clips, TURNS_RAW, "latency_ms=0")
+    del os.environ["SWITCHBOARD_STT_WINDOW"]
+    accuracy = await asyncio.to_thread(stt_accuracy.compare, lines, bank_clips)
+    loads.append(os.getloadavg()[0])
     figures = {
         "first_audio_ms (service defaults: 200 ms silence, 350 ms profile)": percentiles(default),
         "first_audio_ms (latency_ms=0)": percentiles(raw),
         "  of which end of speech → speech_stopped (ms)": raw_splits["vad_wait_ms"],
         "  of which speech_stopped → first audio (ms)": raw_splits["engine_ms"],
+        "baseline first_audio_ms (latency_ms=0, full 30 s Whisper window)": percentiles(baseline),
+        "ratio baseline / fitted (median, latency_ms=0)": round(
+            percentiles(baseline)["p50"] / percentiles(raw)["p50"], 2
+        ),
         **{f"concurrent: {k}": v for k, v in load.items()},
-        "whisper_model_ms (in-process, same clip, now)": calibration,
-        "load_average_1m": os.getloadavg()[0],
+        **{f"stt: {k}": v for k, v in accuracy.items()},
+        "load_average_1m (start, after sessions, end)": loads,
     }
     report(
         "engine",

@@ -1,7 +1,8 @@
 """Streaming one response: wait for the words, let the policy decide, speak at real-time pace.
 
-Speech is synthesised clause by clause (``split_sentences``): the first clause alone, so the
-first audio comes as early as it can; as soon as it is ready, every other clause of the reply
+Speech is synthesised clause by clause (``split_sentences``): the first clause alone, and
+while the latency profile's wait runs (the wait is a floor, not an addition), so the first
+audio comes as early as it can; as soon as it is ready, every other clause of the reply
 is queued for synthesis at once, ``SYNTH_CONCURRENCY`` at a time and in order, so the speech
 process never idles while audio is still to come and a slow clause (a long read-back on a
 loaded machine) has the whole of the earlier clauses' playback to get ready in. Audio is
@@ -52,13 +53,17 @@ class Responder:
         self.inputs_ready = inputs_ready
 
     async def run(self, resp: ActiveResponse) -> None:
+        first: asyncio.Task[tuple[bytes, int]] | None = None
         try:
             await self.inputs_ready()
             plan = self.session.plan(resp)
+            sentences = (split_sentences(plan.say) or [plan.say]) if plan.say else []
+            if sentences and resp.modality == "audio":  # synthesise while the latency profile waits
+                first = asyncio.create_task(self._synth(sentences[0], resp.audio_format))
             await self._first_output_delay(resp)
             if plan.say:
-                if resp.modality == "audio":
-                    await self._speak(resp, plan.say)
+                if first is not None:
+                    await self._speak(resp, sentences, first)
                 else:
                     self._write_text(resp, plan.say)
             for name, args in plan.calls:
@@ -71,6 +76,9 @@ class Responder:
         except Exception as exc:  # TTS down or a bug: fail this response, keep the session
             log.exception("response failed")
             self.session.fail_response(resp, f"{type(exc).__name__}")
+        finally:
+            if first is not None and not first.done():
+                first.cancel()
 
     async def _first_output_delay(self, resp: ActiveResponse) -> None:
         target = resp.started + (self.options.latency_ms + self.options.delay_ms) / 1000
@@ -88,9 +96,10 @@ class Responder:
         pcm, rate = await self.speech.synthesize(sentence)
         return encode(np.asarray(pcm, dtype=np.int16), rate, fmt)
 
-    async def _speak(self, resp: ActiveResponse, text: str) -> None:
+    async def _speak(
+        self, resp: ActiveResponse, sentences: list[str], first: asyncio.Task[tuple[bytes, int]]
+    ) -> None:
         writer = self.session.writer
-        sentences = split_sentences(text) or [text]
         fmt = resp.audio_format
         slots = asyncio.Semaphore(SYNTH_CONCURRENCY)
 
@@ -98,7 +107,7 @@ class Responder:
             async with slots:
                 return await self._synth(sentence, fmt)
 
-        pending = [asyncio.create_task(self._synth(sentences[0], fmt))]
+        pending = [first]
         writer.begin_message(resp)
         t0: float | None = None
         sent_ms = 0.0
