@@ -4,9 +4,9 @@ The script: load the profile → wait for the voice worker that holds the media 
 conversation there (disclosure and consent first, spoken verbatim) → hang up or transfer →
 keep or delete the recording, per consent → summarise → deliver.
 
-Tools arrive as ``run_tool`` Updates: the validator enforces the profile (allowed tools, valid
-arguments, confirmed write-backs, nothing from an interrupted response) and the handler runs the
-tool as a local activity with an idempotency key. The orchestrator enforces what a prompt cannot.
+Tools arrive as ``run_tool`` Updates (``workflows/tool_calls.py``), supervisor actions as
+``supervise`` Updates (``workflows/supervision.py``): mixins of this workflow, so that each of
+its files stays one concern.
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
-    from activities.tools import REGISTRY
-    from activities.tools.system import END_CALL, ESCALATE, RECORD_CONSENT, SYSTEM_TOOLS
+    from activities.tools.system import SYSTEM_TOOLS
     from switchboard.messages import (
         ArchiveInput,
         ArchiveResult,
@@ -39,8 +36,6 @@ with workflow.unsafe.imports_passed_through():
         StreamAttached,
         SummariseInput,
         TelephonyEvent,
-        ToolCallRequest,
-        ToolInvocation,
         ToolRejected,
         TransferInput,
         TransferReady,
@@ -60,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from switchboard.privacy import mask_phone
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
     from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
-    from workflows.supervision import Supervision
+    from workflows.tool_calls import ToolCalls
 
 CONNECT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -79,7 +74,7 @@ END_REASON_OUTCOME = {
 
 
 @workflow.defn
-class CallWorkflow(Supervision):
+class CallWorkflow(ToolCalls):
     def __init__(self) -> None:
         self._init_supervision()
         self.call_id = ""
@@ -346,127 +341,9 @@ class CallWorkflow(Supervision):
             self._command("say_and_end", message, "voicemail")
 
     @workflow.signal
-    def tool_rejected(self, event: ToolRejected) -> None:
-        self.rejections.append(event)
-
-    @workflow.signal
     def transfer_line_played(self, event: TransferReady) -> None:
         if self.escalation is not None:
             self.transfer_ready = True
-
-    # -- Updates ---------------------------------------------------------------------------
-
-    @workflow.update
-    async def record_consent(self, answer: ConsentAnswer) -> ToolResult:
-        """The caller's answer to the disclosure; the first answer stands, every answer is in the history."""
-        assert self.profile is not None
-        self.consent_answers.append(answer)
-        if self.consent is None:
-            self.consent = Consent(recording=answer.granted, said=answer.said, at=workflow.now())
-            self._set_status(CallStatus.CONVERSATION)
-        granted = self.consent.recording
-        output: dict[str, object] = {"granted": granted}
-        if not granted:
-            if self.profile.guardrails.on_consent_refused == "end_call":
-                output |= {"action": "end_call", "say": f"No problem. {self.profile.goodbye}"}
-            else:
-                output["say"] = "No problem, this call won't be recorded. How can I help?"
-        else:
-            output["say"] = "Thank you. How can I help?"
-        return ToolResult(
-            call_id=answer.tool_call_id or "consent", name=RECORD_CONSENT, ok=True, output=output
-        )
-
-    @record_consent.validator
-    def _validate_consent(self, answer: ConsentAnswer) -> None:
-        if self.profile is None:
-            raise ValueError("the call is not connected yet")
-        if self.finished:
-            raise ValueError("the call has ended")
-
-    @workflow.update
-    async def run_tool(self, req: ToolCallRequest) -> ToolResult:
-        assert self.profile is not None
-        call = req.call
-        if call.name == END_CALL:
-            result = ToolResult(
-                call_id=call.call_id,
-                name=END_CALL,
-                ok=True,
-                output={"action": "end_call", "say": self.profile.goodbye},
-            )
-        elif call.name == ESCALATE:
-            self.escalation = str(call.arguments.get("reason") or "caller asked for a person")
-            result = ToolResult(
-                call_id=call.call_id,
-                name=ESCALATE,
-                ok=True,
-                output={"action": "transfer", "say": "I'll put you through to a person now. Please hold."},
-            )
-        elif (
-            (spec := self.profile.tool(call.name))
-            and spec.requires_approval
-            and (refused := await self._await_approval(req))
-        ):
-            result = refused
-        else:
-            tool = REGISTRY[call.name]
-            invocation = ToolInvocation(
-                call_id=self.call_id,
-                tool=call.name,
-                arguments=call.arguments,
-                idempotency_key=f"{self.call_id}:{call.call_id}",
-                tool_call_id=call.call_id,
-            )
-            if tool.slow:
-                result = await workflow.execute_activity(
-                    "run_tool",
-                    invocation,
-                    result_type=ToolResult,
-                    start_to_close_timeout=timedelta(seconds=30),
-                )
-            else:
-                result = await workflow.execute_local_activity(
-                    "run_tool", invocation, result_type=ToolResult, start_to_close_timeout=FAST
-                )
-        self.tool_results.append(result)
-        return result
-
-    @run_tool.validator
-    def _validate_tool(self, req: ToolCallRequest) -> None:
-        if self.profile is None:
-            raise ValueError("the call is not connected yet")
-        if self.finished:
-            raise ValueError("the call has ended")
-        spec = self.profile.tool(req.call.name)
-        if spec is None or req.call.name == RECORD_CONSENT:
-            raise ValueError(f"{req.call.name} is not a tool of this agent")
-        model = (
-            SYSTEM_TOOLS[req.call.name][1]
-            if req.call.name in SYSTEM_TOOLS
-            else REGISTRY[req.call.name].input_model
-        )
-        try:
-            args = model.model_validate(req.call.arguments)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ValueError(f"invalid arguments for {req.call.name}: {problems}") from None
-        if (
-            self.consent is None
-            and self.profile.guardrails.require_recording_consent
-            and req.call.name not in SYSTEM_TOOLS
-        ):
-            raise ValueError(
-                "first ask the recording consent question and record the answer (record_consent)"
-            )
-        if spec.write_back:
-            if req.cancelled:
-                raise ValueError("the caller interrupted; confirm the details again before saving")
-            if not getattr(args, "confirmed", False):
-                fields = ", ".join(spec.confirm_arguments) or "the details"
-                raise ValueError(
-                    f"read back {fields} to the caller and get a yes, then call with confirmed=true"
-                )
 
     # -- queries ---------------------------------------------------------------------------
 
