@@ -1,6 +1,8 @@
 """Contact rules that need the outside world: the do-not-call register (an adapter; a local file).
 
-A user swaps ``FileDoNotCall`` for their provider (e.g. a national register's wash API)."""
+A user swaps ``FileDoNotCall`` for their provider (e.g. a national register's wash API). The check
+runs as a local activity of the callback workflow (a lookup, no side effect), so it must stay quick:
+a provider's API call belongs behind a short timeout."""
 
 from __future__ import annotations
 
@@ -18,15 +20,25 @@ class DoNotCallRegister(Protocol):
 
 
 class FileDoNotCall:
-    """One E.164 number per line; ``#`` comments. Re-read on every check, so edits apply at once."""
+    """One E.164 number per line; ``#`` comments. Read again whenever the file changes (its size or
+    modification time or inode), so edits apply at once without parsing the file on every check."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._numbers: frozenset[str] = frozenset()
+        self._version: tuple[int, int, int] | None = None
 
     def listed(self, phone: str) -> bool:
-        if not self.path.exists():
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return False
-        return any(line.split("#", 1)[0].strip() == phone for line in self.path.read_text().splitlines())
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if version != self._version:
+            lines = self.path.read_text().splitlines()
+            self._numbers = frozenset(n for n in (line.split("#", 1)[0].strip() for line in lines) if n)
+            self._version = version
+        return phone in self._numbers
 
 
 class ContactActivities:

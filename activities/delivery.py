@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from typing import Any
 
 import httpx
 from temporalio import activity
@@ -46,6 +47,7 @@ def render_html(summary: CallSummary, recording_key: str | None) -> str:
 class DeliveryActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._ses: Any = None  # one boto3 client, made on first use (making one costs ~20 ms of CPU)
 
     @activity.defn(name="deliver")
     async def deliver(self, inp: DeliverInput) -> DeliveryResult:
@@ -60,7 +62,9 @@ class DeliveryActivities:
         return await asyncio.to_thread(self._email, inp)
 
     def _email(self, inp: DeliverInput) -> DeliveryResult:
-        ses = aws.client("sesv2", self.settings)
+        if self._ses is None:
+            self._ses = aws.client("sesv2", self.settings)  # boto3 clients are thread-safe
+        ses = self._ses
         subject = f"[{inp.summary.profile}] {inp.summary.headline}"
         sent = ses.send_email(
             FromEmailAddress=self.settings.mail_sender,

@@ -28,7 +28,11 @@ class TelephonyActivities:
 
     @activity.defn(name="dial")
     async def dial(self, req: DialInput) -> DialResult:
-        """Place the call; status and answering-machine callbacks go to the given workflow."""
+        """Place the call; status and answering-machine callbacks go to the given workflow.
+
+        Subscribed: ringing, answered and (always sent) the final status. Not ``initiated``: the
+        call is known to be placed when this returns, and each callback is a webhook invocation
+        plus a workflow task, for every attempt including the busy and unanswered ones."""
         s = self.settings
         callback = f"{s.public_api_url.rstrip('/')}/twilio/status?wf={req.status_callback_workflow}"
         options: dict[str, Any] = {
@@ -36,7 +40,7 @@ class TelephonyActivities:
             "from_": s.twilio_from_number,
             "twiml": stream_twiml(req.call_id, s),
             "status_callback": callback,
-            "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            "status_callback_event": ["ringing", "answered", "completed"],
             "status_callback_method": "POST",
             "timeout": req.timeout_s,
         }

@@ -5,11 +5,13 @@ event and a Lambda context, and handed to the function's ``lambda_handler``; its
 becomes the HTTP response, as API Gateway maps it. ``sam local`` would need Docker; this needs
 nothing but the handlers' own dependencies.
 
-Each function gets one execution environment, as a warm Lambda has: its module is imported once
-(with the template's ``POWERTOOLS_*`` variables), and it runs on one dedicated thread, one
-invocation at a time, so module-level state (the event loop, the Temporal client, Powertools'
-``app``) behaves as it does in AWS. Requests to the same function queue; different functions run
-in parallel.
+Each function has its own execution environments, as on Lambda (``infra/gateway_pool.py``): each
+is a process that imports the handler once (with the template's ``POWERTOOLS_*`` variables) and
+runs one invocation at a time, so module-level state (the event loop, the Temporal client,
+Powertools' ``app``) behaves as it does in AWS. Concurrent requests to a function run in parallel
+environments, up to its concurrency (``SWITCHBOARD_GATEWAY_CONCURRENCY``, default two per core,
+since a handler mostly waits on Temporal); beyond that they wait for the first free environment,
+within API Gateway's 30 s integration timeout, and never behind a busy one while another idles.
 
 Run it with ``python -m infra.gateway`` (it reads the usual settings), or as a stack service
 (``service(settings)``), which passes the handlers the environment the template would set.
@@ -18,16 +20,12 @@ Run it with ``python -m infra.gateway`` (it reads the usual settings), or as a s
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import logging
-import multiprocessing
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -40,15 +38,17 @@ from infra.gateway_events import (
     match,
     routes_from_template,
 )
+from infra.gateway_pool import FunctionPool, InvocationFailed, InvocationTimeout
 from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings, get_settings
 
 log = logging.getLogger("infra.gateway")
 
-Handler = Callable[[dict[str, Any], Any], Any]
-
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 HEALTH_PATH = "/_local/health"
+INTEGRATION_TIMEOUT_S = 30.0  # API Gateway HTTP API's limit for queueing plus running an invocation
+CONCURRENCY_ENV = "SWITCHBOARD_GATEWAY_CONCURRENCY"  # execution environments per function, at most
+WARM_ENV = "SWITCHBOARD_GATEWAY_WARM"  # environments per function started at boot (provisioned)
 # The local stand-in for the form's signing key (in AWS: the FormSecretArn secret).
 LOCAL_FORM_SECRET = "local-form-secret"
 
@@ -87,48 +87,24 @@ def handler_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+def default_concurrency() -> int:
+    """Environments per function: ``SWITCHBOARD_GATEWAY_CONCURRENCY``, else two per core.
+
+    A form or status invocation spends ~7 ms of CPU and the rest of its ~30 ms waiting on
+    Temporal, so a core keeps more than one environment busy; past four the local dev server's
+    start rate does not rise (~65 starts/s at 4, 8, 16 or 32 in flight), and each extra
+    environment costs a cold start (~0.5 s of CPU, forked from the preloaded fork server) and
+    memory. They start on demand: an idle gateway holds one per function."""
+    configured = os.environ.get(CONCURRENCY_ENV, "").strip()
+    return max(1, int(configured)) if configured else max(2, 2 * (os.cpu_count() or 1))
 
 
-class LambdaFunction:
-    """One function's execution environment: its module, imported once, and its single thread."""
-
-    def __init__(self, name: str, handler: str, env: dict[str, str]) -> None:
-        self.name = name
-        self.handler_path = handler
-        # Only the template's Powertools settings: the endpoints and secrets are the local stack's.
-        self.env = {k: v for k, v in env.items() if k.startswith("POWERTOOLS_")}
-        self.env["AWS_LAMBDA_FUNCTION_NAME"] = name
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{name}")
-        self._handler: Handler | None = None
-
-    def _import(self) -> Handler:
-        module_name, _, attr = self.handler_path.replace("/", ".").rpartition(".")
-        with _environment(self.env):
-            handler: Handler = getattr(importlib.import_module(module_name), attr)
-        return handler
-
-    def load(self) -> None:
-        """Import the handler on the environment's own thread (its module-level loop lives there)."""
-        self._handler = self.executor.submit(self._import).result()
-
-    def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any:
-        assert self._handler is not None, "load() first"
-        return self._handler(event, context)
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+def function_env(name: str, template_env: dict[str, str]) -> dict[str, str]:
+    """An environment's own variables: only the template's Powertools settings (the endpoints and
+    secrets are the local stack's, inherited from the gateway) and the function's name."""
+    env = {k: v for k, v in template_env.items() if k.startswith("POWERTOOLS_")}
+    env["AWS_LAMBDA_FUNCTION_NAME"] = name
+    return env
 
 
 def _json(status: int, message: str) -> web.Response:
@@ -138,29 +114,71 @@ def _json(status: int, message: str) -> web.Response:
 class Gateway:
     """The aiohttp application that plays API Gateway for the template's routes."""
 
-    def __init__(self, routes: list[LambdaRoute] | None = None) -> None:
+    def __init__(
+        self, routes: list[LambdaRoute] | None = None, *, concurrency: int | None = None, warm: int = 1
+    ) -> None:
         self.routes = routes if routes is not None else routes_from_template()
-        self.functions: dict[str, LambdaFunction] = {}
+        limit = concurrency if concurrency is not None else default_concurrency()
+        self.functions: dict[str, FunctionPool] = {}
         for route in self.routes:
             if route.function not in self.functions:
-                self.functions[route.function] = LambdaFunction(route.function, route.handler, route.env)
+                self.functions[route.function] = FunctionPool(
+                    route.function,
+                    route.handler,
+                    function_env(route.function, route.env),
+                    max_concurrency=limit,
+                    warm=warm,
+                )
 
-    def load(self) -> None:
-        for function in self.functions.values():
-            function.load()
+    async def start(self) -> None:
+        """Start every function's warm environments (their handlers imported, as after a cold start)."""
+        await asyncio.gather(*(function.start() for function in self.functions.values()))
 
     def close(self) -> None:
         for function in self.functions.values():
             function.close()
 
+    async def _lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        await self.start()
+        yield
+        self.close()
+
     def app(self) -> web.Application:
+        """The application; its startup starts the warm environments and its cleanup stops them all."""
         app = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
+        app.cleanup_ctx.append(self._lifecycle)
         app.router.add_get(HEALTH_PATH, self.health)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"routes": [r.route_key for r in self.routes]})
+        return web.json_response(
+            {
+                "routes": [r.route_key for r in self.routes],
+                "environments": {name: f.size for name, f in self.functions.items()},
+            }
+        )
+
+    async def _invoke(
+        self, route: LambdaRoute, event: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        function = self.functions[route.function]
+        try:
+            result = await function.invoke(
+                event,
+                lambda: LambdaContext(route.function, route.memory_mb, route.timeout_s),
+                wait_s=max(0.0, INTEGRATION_TIMEOUT_S - route.timeout_s),
+                timeout_s=route.timeout_s,
+            )
+            return http_response(result)
+        except InvocationTimeout:
+            log.error("%s timed out after %.0f s", route.function, route.timeout_s)
+        except TimeoutError:
+            log.error("%s: no execution environment free within the integration timeout", route.function)
+        except InvocationFailed as err:
+            log.error("%s failed\n%s", route.function, err)  # the handler's error, as CloudWatch shows it
+            return 500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}'
+        return 503, [("content-type", "application/json")], b'{"message":"Service Unavailable"}'
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -183,26 +201,7 @@ class Gateway:
             source_ip=request.remote or LOCAL_HOST,
             request_id=request_id,
         )
-        function = self.functions[route.function]
-        context = LambdaContext(route.function, route.memory_mb, route.timeout_s)
-        future = function.executor.submit(function.invoke, event, context)
-        try:
-            result = await asyncio.wait_for(asyncio.wrap_future(future), route.timeout_s)
-            status, headers, payload = http_response(result)
-        except TimeoutError:
-            log.error("%s timed out after %.0f s", route.function, route.timeout_s)
-            status, headers, payload = (
-                503,
-                [("content-type", "application/json")],
-                b'{"message":"Service Unavailable"}',
-            )
-        except Exception:
-            log.exception("%s failed", route.function)  # the handler's error, as CloudWatch would show it
-            status, headers, payload = (
-                500,
-                [("content-type", "application/json")],
-                b'{"message":"Internal Server Error"}',
-            )
+        status, headers, payload = await self._invoke(route, event)
         response = web.Response(status=status, body=payload)
         for name, value in headers:
             if name.lower() != "content-length":
@@ -239,43 +238,21 @@ def service(settings: Settings, *, extra_env: dict[str, str] | None = None) -> S
     )
 
 
-def _load() -> tuple[Settings, Gateway]:
+def main() -> None:
+    """Serve the template's routes on 127.0.0.1:``SWITCHBOARD_PORT_GATEWAY``: one HTTP front (this
+    process) and each function's execution environments (``SWITCHBOARD_GATEWAY_CONCURRENCY`` at
+    most, ``SWITCHBOARD_GATEWAY_WARM`` started at boot, default 1)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     for key, value in handler_env(settings).items():
-        os.environ.setdefault(key, value)
-    gateway = Gateway()
-    gateway.load()
-    return settings, gateway
-
-
-def _serve(loaded: tuple[Settings, Gateway] | None = None) -> None:
-    """One process = one execution environment per function (its module-level state, its thread)."""
-    settings, gateway = loaded or _load()
-    log.info("routes: %s", ", ".join(r.route_key for r in gateway.routes))
-    try:
-        web.run_app(
-            gateway.app(),
-            host=LOCAL_HOST,
-            port=settings.ports.gateway,
-            reuse_port=True,  # the kernel spreads connections over the processes, as Lambda scales out
-            access_log=None,
-            print=None,
-        )
-    finally:
-        gateway.close()
-
-
-def main() -> None:
-    """Serve with ``SWITCHBOARD_GATEWAY_CONCURRENCY`` processes (default 2): concurrent invocations
-    of one function run in separate execution environments, as on Lambda. The first process
-    loads and serves before the others start, so the gateway is ready as soon as one is."""
-    concurrency = max(1, int(os.environ.get("SWITCHBOARD_GATEWAY_CONCURRENCY", "2")))
-    loaded = _load()
-    spawn = multiprocessing.get_context("spawn")
-    for _ in range(concurrency - 1):
-        spawn.Process(target=_serve, daemon=True).start()
-    _serve(loaded)
+        os.environ.setdefault(key, value)  # inherited by the environments
+    gateway = Gateway(warm=max(1, int(os.environ.get(WARM_ENV) or 1)))
+    log.info(
+        "routes: %s; up to %d execution environments per function",
+        ", ".join(r.route_key for r in gateway.routes),
+        next(iter(gateway.functions.values())).max_concurrency if gateway.functions else 0,
+    )
+    web.run_app(gateway.app(), host=LOCAL_HOST, port=settings.ports.gateway, access_log=None, print=None)
 
 
 if __name__ == "__main__":

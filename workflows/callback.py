@@ -3,6 +3,13 @@
 The script: do-not-call check → wait (durable timer) for the next minute the lead may be called
 in their own time zone → start the call's workflow, then dial → busy, no answer or voicemail:
 back off and try again within the hours, up to the policy's attempts → record the outcome.
+
+Round trips (each one a workflow task on the server and the worker): the do-not-call check is a
+local activity (a cheap lookup, recorded as a marker), and a placed call is reported to the call's
+workflow by its own status callbacks, which carry the CallSid; the callback workflow signals it
+only when the dial failed, since then no callback will come. Both are behind one
+``workflow.patched`` (one marker per run), so callbacks already running on the older sequence
+replay unchanged (``tests/histories/callback_busy_attempt_before_patches.json``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY_OUTCOMES = {Outcome.BUSY, Outcome.NO_ANSWER, Outcome.VOICEMAIL, Outcome.FAILED}
 FAST = timedelta(seconds=10)
+# The workflow.patched id of the sequence with fewer round trips (local do-not-call check, no
+# "queued" signal to the call's workflow after a successful dial).
+FEWER_ROUND_TRIPS = "callback-fewer-round-trips"
 
 
 @workflow.defn
@@ -39,18 +49,15 @@ class OutboundCallbackWorkflow:
         self.lead_id = ""
         self.attempts: list[CallbackAttempt] = []
         self.next_attempt_at: str | None = None
+        self.fewer_round_trips = False
 
     @workflow.run
     async def run(self, req: CallbackRequest) -> CallbackOutcome:
         lead, policy = req.lead, req.policy
         self.lead_id = lead.submission_id
         wf_id = workflow.info().workflow_id
-        listed = await workflow.execute_activity(
-            "check_do_not_call",
-            DoNotCallCheck(phone=lead.phone),
-            result_type=bool,
-            start_to_close_timeout=FAST,
-        )
+        self.fewer_round_trips = workflow.patched(FEWER_ROUND_TRIPS)
+        listed = await self._do_not_call(lead.phone)
         if listed or not lead.consent_to_contact:
             return self._done(CallbackOutcome(lead_id=lead.submission_id, outcome=None, do_not_call=True))
 
@@ -70,6 +77,16 @@ class OutboundCallbackWorkflow:
             await workflow.sleep(timedelta(seconds=delay))
         return self._done(
             CallbackOutcome(lead_id=lead.submission_id, outcome=outcome, attempts=self.attempts)
+        )
+
+    async def _do_not_call(self, phone: str) -> bool:
+        check = DoNotCallCheck(phone=phone)
+        if self.fewer_round_trips:
+            return await workflow.execute_local_activity(
+                "check_do_not_call", check, result_type=bool, start_to_close_timeout=FAST
+            )
+        return await workflow.execute_activity(
+            "check_do_not_call", check, result_type=bool, start_to_close_timeout=FAST
         )
 
     async def _wait_until_allowed(self, hours: calendar.Hours, tz: str) -> None:
@@ -105,12 +122,13 @@ class OutboundCallbackWorkflow:
                 start_to_close_timeout=FAST,
                 retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=["TelephonyRefused"]),
             )
-        except ActivityError:
+        except ActivityError:  # no call was placed: no status callback will end the call's workflow
             await call.signal(CallWorkflow.telephony_event, TelephonyEvent(call_sid="", status="failed"))
         else:
-            await call.signal(
-                CallWorkflow.telephony_event, TelephonyEvent(call_sid=dialled.call_sid, status="queued")
-            )
+            if not self.fewer_round_trips:
+                await call.signal(
+                    CallWorkflow.telephony_event, TelephonyEvent(call_sid=dialled.call_sid, status="queued")
+                )
         result: CallOutcome = await call
         return result.outcome
 

@@ -1,8 +1,13 @@
-"""The workflow worker: call workflows and the general activities, on task queue ``calls``."""
+"""The workflow worker: call workflows and the general activities, on task queue ``calls``.
+
+Scale it out by running more of them (``SWITCHBOARD_WORKER_NAME`` names each one's ready file):
+one worker process is one Python interpreter, so its workflow tasks share one core.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -66,7 +71,7 @@ async def main(settings: Settings | None = None) -> None:
     s = settings or get_settings()
     client = await connect_client(s, wait_s=60)
     async with build_worker(client, s):
-        mark_ready(s, "worker")
+        mark_ready(s, os.environ.get("SWITCHBOARD_WORKER_NAME") or "worker")
         await asyncio.Event().wait()
 
 

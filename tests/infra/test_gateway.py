@@ -6,8 +6,10 @@ A tiny handler in this module echoes what it received; the gateway runs in-proce
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,6 +32,7 @@ def echo(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if path == "/slow":
         time.sleep(1.5)
     seen = {
+        "pid": os.getpid(),
         "event": event,
         "function_name": context.function_name,
         "request_id": context.aws_request_id,
@@ -45,6 +48,11 @@ def echo(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     }
 
 
+def nap(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    time.sleep(0.3)
+    return {"statusCode": 200, "body": json.dumps({"pid": os.getpid()})}
+
+
 def bare(event: dict[str, Any], context: LambdaContext) -> list[str]:
     return ["not", "a", "response"]
 
@@ -53,7 +61,7 @@ def route(path: str, handler: str = "echo", method: str = "POST", timeout_s: flo
     return LambdaRoute(method, path, f"Test{handler.title()}", f"{__name__}.{handler}", timeout_s, 256)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def base_url() -> AsyncIterator[str]:
     gateway = Gateway(
         [
@@ -61,10 +69,12 @@ async def base_url() -> AsyncIterator[str]:
             route("/echo", method="GET"),
             route("/boom"),
             route("/slow", timeout_s=0.5),
+            route("/nap", handler="nap"),
             route("/bare", handler="bare", method="ANY"),
-        ]
+        ],
+        concurrency=2,
+        warm=2,
     )
-    gateway.load()
     runner = web.AppRunner(gateway.app(), access_log=None)
     await runner.setup()
     port = free_port()
@@ -150,6 +160,28 @@ async def test_errors_are_mapped_as_api_gateway_maps_them(base_url: str) -> None
     assert slow.status_code == 503
     assert too_big.status_code == 413
     assert (bare.status_code, bare.json()) == (200, ["not", "a", "response"])
+
+
+async def test_concurrent_invocations_run_in_separate_environments(base_url: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        answers = await asyncio.gather(*(http.post(f"{base_url}/nap") for _ in range(2)))
+        again = await http.post(f"{base_url}/nap")
+    assert [a.status_code for a in answers] == [200, 200]
+    pids = {a.json()["pid"] for a in answers}
+    assert len(pids) == 2 and os.getpid() not in pids  # two warm environments, neither the gateway
+    assert again.json()["pid"] in pids  # warm environments are reused
+
+
+async def test_a_failed_or_timed_out_invocation_leaves_a_working_function(base_url: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        before = {(await http.post(f"{base_url}/echo")).json()["pid"] for _ in range(4)}
+        failed = await http.post(f"{base_url}/boom")
+        slow = await http.post(f"{base_url}/slow")
+        after = await asyncio.gather(*(http.post(f"{base_url}/echo") for _ in range(2)))
+    assert (failed.status_code, slow.status_code) == (500, 503)
+    assert [a.status_code for a in after] == [201, 201]
+    pids = {a.json()["pid"] for a in after}
+    assert len(pids & before) <= 1  # the environment that timed out was replaced by a fresh one
 
 
 def test_the_service_runs_the_gateway_with_the_stack_settings(tmp_path: Any) -> None:

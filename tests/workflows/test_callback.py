@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -20,6 +21,7 @@ from temporalio.client import Client
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Worker
 
+from activities.contact import FileDoNotCall
 from infra import services
 from infra.stack import ServiceSpec
 from infra.testing import isolated_settings, running_stack
@@ -196,3 +198,14 @@ async def test_do_not_call_is_never_dialled(skipper: TimeSkipper, ts_stack: Sett
     finally:
         (ts_stack.home / "do_not_call.txt").unlink()
     assert outcome.do_not_call and outcome.attempts == []
+
+
+def test_the_do_not_call_file_applies_edits_at_once(tmp_path: Path) -> None:
+    register = FileDoNotCall(tmp_path / "do_not_call.txt")
+    assert not register.listed("+61491570156")  # no file: nobody is listed
+    register.path.write_text("# the register\n+61491570156  # asked on 3 May\n")
+    assert register.listed("+61491570156") and not register.listed("+61491570157")
+    register.path.write_text("+61491570157\n")  # an edit
+    assert register.listed("+61491570157") and not register.listed("+61491570156")
+    register.path.unlink()
+    assert not register.listed("+61491570157")
