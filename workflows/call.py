@@ -116,6 +116,8 @@ class CallWorkflow(ToolCalls):
 
         attached = await self._wait(lambda: self.stream is not None or self.caller_gone, CONNECT_TIMEOUT)
         if not attached or self.stream is None:
+            if workflow.patched("unanswered-without-summary"):
+                return self._unanswered(started)  # nothing was said: nothing to summarise or send
             return await self._finish(self._unanswered_outcome(), None, started)
 
         self._set_status(CallStatus.DISCLOSURE)
@@ -288,6 +290,17 @@ class CallWorkflow(ToolCalls):
             summary=summary,
             recording_key=recording_key,
             latency=result.latency if result else LatencySlices(),
+            duration_s=(workflow.now() - started).total_seconds(),
+        )
+
+    def _unanswered(self, started: datetime) -> CallOutcome:
+        """Busy, no answer or a failed dial: the outcome is recorded, and the callback retries."""
+        self.outcome = self._unanswered_outcome()
+        self.finished = True
+        self._set_status(CallStatus.ARCHIVED, outcome=self.outcome)
+        return CallOutcome(
+            call_id=self.call_id,
+            outcome=self.outcome,
             duration_s=(workflow.now() - started).total_seconds(),
         )
 

@@ -26,6 +26,7 @@ from switchboard.messages import (
     ConverseResult,
     EndReason,
     StreamAttached,
+    TelephonyEvent,
     ToolCallRequest,
     TurnBatch,
 )
@@ -292,3 +293,32 @@ async def test_supervisor_whispers_approves_and_rejects(
         overrides={"get_profile": held_profile},
     )
     assert [r.ok for r in outcome.tool_results if r.name == "add_job_note"] == [True, False]
+
+
+async def test_unanswered_call_records_its_outcome_and_sends_nothing(
+    temporal_client: Client, stack: Settings
+) -> None:
+    """A busy line ends the call's workflow at once: no summary, no delivery (the callback retries)."""
+    call_id = f"call-{uuid.uuid4()}"
+    async with build_worker(temporal_client, stack):
+        handle = await temporal_client.start_workflow(
+            CallWorkflow.run,
+            CallRequest(
+                call_id=call_id,
+                direction=Direction.OUTBOUND,
+                profile="clinic_booking",
+                to_number="+61412345678",
+                from_number="",
+            ),
+            id=call_id,
+            task_queue=stack.task_queue,
+        )
+        await handle.signal(CallWorkflow.telephony_event, TelephonyEvent(call_sid="CA1", status="busy"))
+        outcome = await handle.result()
+        await export_history(handle)
+    assert outcome.outcome == Outcome.BUSY
+    assert outcome.summary is None
+    events = [e.event_type for e in (await handle.fetch_history()).events]
+    from temporalio.api.enums.v1 import EventType
+
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events  # neither summarise nor deliver
