@@ -23,8 +23,17 @@ sends ``TAIL_S`` of silence, so agent audio in flight is delivered, then hangs u
 Drops: every caller byte must reach the Realtime side, and every agent chunk must reach the
 caller or have been dropped on purpose (deltas of an interrupted response).
 
-The search goes upward from 200 calls while p99 (in and out) stays under 5 ms with no drops.
-The load average is recorded with every level, because the machine may be shared.
+The search goes upward from 200 calls while p99 (in and out) stays under 5 ms with no drops; it
+stops after a level where the load generator itself fell behind (more than 1 % late slots), since
+a higher level would measure the generator. The per-frame figures start when the server reads a
+frame, so time a frame waits in the kernel while the server's core is saturated shows in the
+loop lag instead (its resolution is 1 ms on uvloop). The load average is recorded with every level, because
+the machine may be shared.
+
+Every process runs on uvloop when it is installed, as the voice worker does (``--loop asyncio``
+for the standard loop), and the server freezes its start-up heap as the voice worker does.
+Before the levels, :mod:`bench.bridge_micro` measures the CPU of one call-second of traffic
+through the old parse-and-forward path and the new one, in one process pinned to core 0.
 
 Run: ``.venv/bin/python -m bench.bench_bridge`` (``--levels 100 --no-search --profile p.prof``
 profiles the server with cProfile at 100 calls).
@@ -58,6 +67,8 @@ CALLER_PROCS = 2
 LEVELS = (1, 50, 100, 200)
 SEARCH = (250, 300, 350, 400, 450, 500, 600, 700, 800)
 P99_LIMIT_MS = 5.0
+CHECKS = ("caller_bytes_lost", "agent_chunks_lost", "errors", "clears", "late_slots", "worst_late_ms")
+LATE_LIMIT = 0.01  # a generator late on more slots than this is the bottleneck, not the server
 
 
 def _pin(core: int) -> None:
@@ -78,9 +89,11 @@ def _commands(pipe: Connection) -> asyncio.Queue[Any]:
 # -- the server process (core 0) -------------------------------------------------------------------
 
 
-def _server_main(settings: Settings, pipe: Connection, profile_path: str | None) -> None:
+def _server_main(settings: Settings, pipe: Connection, profile_path: str | None, uvloop: bool) -> None:
+    from voice.serve import run
+
     _pin(0)
-    asyncio.run(_serve(settings, pipe, profile_path))
+    run(_serve(settings, pipe, profile_path), use_uvloop=uvloop)
 
 
 async def _serve(settings: Settings, pipe: Connection, profile_path: str | None) -> None:
@@ -89,6 +102,7 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
     from tests.voice.twilio_driver import RecordingHooks, make_profile
     from voice.conversation import ConversationResult, run_conversation
     from voice.media_server import MediaServer, MediaStream
+    from voice.serve import event_loop_name, settle_heap
 
     samples: dict[str, list[int]] = {"in": [], "out": [], "clear": [], "loop_lag": []}
     results: list[ConversationResult] = []
@@ -116,7 +130,8 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
     lag_task = asyncio.ensure_future(loop_lag())
     commands = _commands(pipe)
     async with MediaServer(settings, handler=handler):
-        pipe.send("ready")
+        settle_heap()
+        pipe.send(("ready", event_loop_name()))
         cpu0 = time.process_time()
         while (command := await commands.get()) != "quit":
             if command == "reset":
@@ -149,9 +164,11 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
 # -- the Realtime stand-in process (core 1) --------------------------------------------------------
 
 
-def _tone_main(port: int, pipe: Connection) -> None:
+def _tone_main(port: int, pipe: Connection, uvloop: bool) -> None:
+    from voice.serve import run
+
     _pin(1)
-    asyncio.run(_tone(port, pipe))
+    run(_tone(port, pipe), use_uvloop=uvloop)
 
 
 async def _tone(port: int, pipe: Connection) -> None:
@@ -174,9 +191,11 @@ async def _tone(port: int, pipe: Connection) -> None:
 # -- the caller processes (core 1) -----------------------------------------------------------------
 
 
-def _callers_main(settings: Settings, pipe: Connection) -> None:
+def _callers_main(settings: Settings, pipe: Connection, uvloop: bool) -> None:
+    from voice.serve import run
+
     _pin(1)
-    asyncio.run(_callers(settings, pipe))
+    run(_callers(settings, pipe), use_uvloop=uvloop)
 
 
 async def _callers(settings: Settings, pipe: Connection) -> None:
@@ -276,6 +295,11 @@ def _lossless(f: dict[str, Any]) -> bool:
     return f["caller_bytes_lost"] == 0 and f["agent_chunks_lost"] == 0 and f["errors"] == 0
 
 
+def _generator_late(f: dict[str, Any]) -> bool:
+    late, slots = (int(x) for x in f["late_slots"].split("/"))
+    return late > LATE_LIMIT * slots
+
+
 def _ok(f: dict[str, Any]) -> bool:
     p99_in, p99_out = f["in"].get("p99", 1e9), f["out"].get("p99", 1e9)
     return p99_in < P99_LIMIT_MS and p99_out < P99_LIMIT_MS and _lossless(f)
@@ -284,34 +308,59 @@ def _ok(f: dict[str, Any]) -> bool:
 def _line(calls: int, f: dict[str, Any]) -> str:
     return (
         f"{calls} calls: in p50/p99 {f['in'].get('p50', 0):.3f}/{f['in'].get('p99', 0):.3f} ms, "
-        f"out p99 {f['out'].get('p99', 0):.3f}, clear p99 {f['clear'].get('p99', 0):.3f}, "
-        f"cpu {f['cpu_ms_per_call_s']:.2f} ms/s per call, server loop lag p99 {f['loop_lag'].get('p99', 0):.1f}, "
-        f"late {f['late_slots']}, "
+        f"out p50/p99 {f['out'].get('p50', 0):.3f}/{f['out'].get('p99', 0):.3f}, "
+        f"clear p99 {f['clear'].get('p99', 0):.3f}, cpu {f['cpu_ms_per_call_s']:.2f} ms/s per call, "
+        f"server loop lag p99 {f['loop_lag'].get('p99', 0):.1f}, late {f['late_slots']}, "
         f"lossless {_lossless(f)}, load {f['loadavg'][1]}"
     )
 
 
-def main(levels: tuple[int, ...], search: bool, profile_path: str | None) -> None:
+def _micro_main(pipe: Connection) -> None:
+    from bench.bridge_micro import measure
+
+    _pin(0)
+    pipe.send(measure())
+
+
+def _micro(mp_ctx: Any) -> dict[str, Any]:
+    """The per-frame CPU micro-benchmark (old path vs new), alone on core 0 before the levels."""
+    ours, theirs = mp_ctx.Pipe()
+    proc = mp_ctx.Process(target=_micro_main, args=(theirs,), daemon=True)
+    proc.start()
+    result: dict[str, Any] = ours.recv()
+    proc.join(5)
+    result["loadavg"] = _load()
+    return result
+
+
+def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool) -> None:
     mp_ctx = mp.get_context("spawn")
+    micro = _micro(mp_ctx)
+    print(f"per-frame CPU micro-benchmark: {micro}", flush=True)
     with TemporaryDirectory() as home:
         settings = isolated_settings(Path(home))
         server_pipe, theirs = mp_ctx.Pipe()
         tone_pipe, tone_theirs = mp_ctx.Pipe()
         procs = [
-            mp_ctx.Process(target=_server_main, args=(settings, theirs, profile_path), daemon=True),
-            mp_ctx.Process(target=_tone_main, args=(settings.ports.realtime, tone_theirs), daemon=True),
+            mp_ctx.Process(target=_server_main, args=(settings, theirs, profile_path, uvloop), daemon=True),
+            mp_ctx.Process(
+                target=_tone_main, args=(settings.ports.realtime, tone_theirs, uvloop), daemon=True
+            ),
         ]
         callers = []
         for _ in range(CALLER_PROCS):
             ours, caller_theirs = mp_ctx.Pipe()
             callers.append(ours)
-            procs.append(mp_ctx.Process(target=_callers_main, args=(settings, caller_theirs), daemon=True))
+            procs.append(
+                mp_ctx.Process(target=_callers_main, args=(settings, caller_theirs, uvloop), daemon=True)
+            )
         for proc in procs:
             proc.start()
         runs: dict[int, dict[str, Any]] = {}
-        best = 0
+        best, limited_by_generator = 0, False
         try:
-            assert server_pipe.recv() == "ready" and tone_pipe.recv() == "ready"
+            ready, loop_name = server_pipe.recv()
+            assert ready == "ready" and tone_pipe.recv() == "ready"
             for calls in levels:
                 runs[calls] = _run_level(server_pipe, tone_pipe, callers, calls)
                 print(_line(calls, runs[calls]), flush=True)
@@ -322,6 +371,9 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None) -> Non
                 if not _ok(runs[calls]):
                     break
                 best = calls
+                if _generator_late(runs[calls]):
+                    limited_by_generator = True  # the callers fell behind: a higher level would measure them
+                    break
             for pipe in [server_pipe, tone_pipe, *callers]:
                 pipe.send("quit")
         finally:
@@ -329,33 +381,26 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None) -> Non
                 proc.join(5)
                 if proc.is_alive():
                     proc.terminate()
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"event_loop": loop_name, "micro_cpu_per_call_second": micro}
     for calls, f in runs.items():
         figures[f"overhead_in_ms@{calls}"] = f["in"]
         figures[f"overhead_out_ms@{calls}"] = f["out"]
         figures[f"clear_ms@{calls}"] = f["clear"]
         figures[f"server_loop_lag_ms@{calls}"] = f["loop_lag"]
-        figures[f"checks@{calls}"] = {
-            k: f[k]
-            for k in (
-                "caller_bytes_lost",
-                "agent_chunks_lost",
-                "errors",
-                "clears",
-                "late_slots",
-                "worst_late_ms",
-            )
-        }
+        figures[f"checks@{calls}"] = {k: f[k] for k in CHECKS}
         figures[f"cpu_ms_per_call_per_s@{calls}"] = round(f["cpu_ms_per_call_s"], 3)
         figures[f"loadavg_1_5_15@{calls}"] = f["loadavg"]
     figures["max_calls_one_core_p99_lt_5ms_no_drops"] = best
+    figures["search_stopped_by_generator"] = limited_by_generator
     report(
         "bench_bridge",
         figures,
-        notes=f"server alone on core 0; tone Realtime + {CALLER_PROCS} caller processes on core 1; "
+        notes=f"server alone on core 0 ({loop_name}); tone Realtime + {CALLER_PROCS} caller processes on core 1; "
         f"{WINDOW_S:.0f} s window per level, {TAIL_S:.0f} s of silence before hang-up; calls spread over "
         f"{SLOTS} slots of the 20 ms period; cpu = server process CPU ms per call per second; "
-        "loadavg = os.getloadavg() before and after each level (the machine may be shared)",
+        "micro = CPU of one call-second of traffic through the old and the new path, in-process, no "
+        "sockets (bench/bridge_micro.py); loadavg = os.getloadavg() before and after each level "
+        "(the machine may be shared)",
     )
 
 
@@ -363,6 +408,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
     parser.add_argument("--no-search", action="store_true")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--profile", help="cProfile the server over the (last) window, to this file")
     args = parser.parse_args()
-    main(tuple(args.levels), not args.no_search, args.profile)
+    main(tuple(args.levels), not args.no_search, args.profile, args.loop == "uvloop")

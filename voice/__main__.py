@@ -13,7 +13,7 @@ from switchboard.config import Settings, get_settings
 from switchboard.readiness import mark_ready
 from switchboard.temporal import connect_client
 from voice.activity import VoiceActivities
-from voice.serve import serve
+from voice.serve import run, serve, settle_heap
 
 
 async def main(settings: Settings | None = None) -> None:
@@ -31,10 +31,11 @@ async def main(settings: Settings | None = None) -> None:
     async with worker:
         server = asyncio.create_task(serve(s, activities.broker, ready=ready))
         await ready.wait()
+        settle_heap()
         mark_ready(s, "voice")
         await server
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(main())
+    run(main())  # on uvloop where it is installed

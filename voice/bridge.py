@@ -19,10 +19,9 @@ the Realtime input clock (``audio_start_ms``) stays the stream clock minus the f
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
@@ -38,6 +37,7 @@ from voice.actions import (
     ToolCallRequested,
     Transfer,
 )
+from voice.playback import PlayedItem, ResponseState, b64_len, silence_b64
 from voice.twilio_media import ClearOut, InboundMessage, MarkOut, MediaOut
 
 __all__ = [
@@ -73,50 +73,6 @@ class BridgeConfig:
         return bool(self.turn_detection.get("interrupt_response", True))
 
 
-@dataclass
-class _Item:
-    """One agent audio item as played to the caller."""
-
-    item_id: str
-    response_id: str
-    start_ms: int
-    sent_bytes: int = 0
-    heard_ms: int = 0
-    pending_marks: int = 0
-    interrupted: bool = False
-    transcript: str | None = None
-    emitted: bool = False
-
-    @property
-    def sent_ms(self) -> int:
-        return self.sent_bytes // 8
-
-
-@dataclass
-class _Response:
-    response_id: str
-    purpose: str = ""  # "opening" | "goodbye" | ""
-    done: bool = False
-    cancelled: bool = False
-    items: list[str] = field(default_factory=list)
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    open_tool_calls: int = 0
-    played: bool = False
-
-
-def _b64_len(payload: str) -> int:
-    return len(payload) * 3 // 4 - payload.count("=", -2)
-
-
-_SILENCE: dict[int, str] = {}
-
-
-def _silence_b64(ms: int) -> str:
-    if ms not in _SILENCE:
-        _SILENCE[ms] = base64.b64encode(b"\xff" * (ms * 8)).decode()
-    return _SILENCE[ms]
-
-
 class Bridge:
     """One call's bridge state. Feed it events; perform the actions it returns, in order."""
 
@@ -129,9 +85,9 @@ class Bridge:
         self._seq = 0
         self._play_end_ms = 0  # where Twilio's queued agent audio ends, on the stream clock
         self.pending_marks = 0
-        self._items: dict[str, _Item] = {}
-        self._responses: dict[str, _Response] = {}
-        self._live: dict[str, _Response] = {}  # created, not yet done
+        self._items: dict[str, PlayedItem] = {}
+        self._responses: dict[str, ResponseState] = {}
+        self._live: dict[str, ResponseState] = {}  # created, not yet done
         self._discard: set[str] = set()
         self._caller_items: dict[str, list[int]] = {}
         self._opening = ""  # "" | "requested" | "playing"
@@ -224,20 +180,30 @@ class Bridge:
         return self.on_media(msg.media.timestamp, msg.media.payload)
 
     def on_media(self, ts: int, payload: str) -> list[Action]:
-        """Caller audio (a ``media`` frame's timestamp and base64 payload): the hot path."""
+        """Caller audio: a ``media`` frame's timestamp and base64 payload."""
+        pad = self.caller_audio(ts, b64_len(payload))
+        return [AppendAudio(silence_b64(pad)), AppendAudio(payload)] if pad else [AppendAudio(payload)]
+
+    def caller_audio(self, ts: int, nbytes: int) -> int:
+        """The hot path of :meth:`on_media`: ``nbytes`` of caller audio at ``ts`` moves the stream
+        clock; append it unchanged, after the returned ms of silence (0 unless Twilio skipped some)."""
         if self.first_ts is None:
             self.first_ts = self.clock_ms = ts
-        gap = ts - self.clock_ms
-        end = ts + _b64_len(payload) // 8
+        gap, end = ts - self.clock_ms, ts + nbytes // 8
         if gap <= 0:
-            self.clock_ms = max(self.clock_ms, end)
-            return [AppendAudio(payload)]
+            if end > self.clock_ms:
+                self.clock_ms = end
+            return 0
         self.clock_ms = end
-        return [AppendAudio(_silence_b64(min(gap, MAX_GAP_PAD_MS))), AppendAudio(payload)]
+        return min(gap, MAX_GAP_PAD_MS)
 
     def _on_mark(self, msg: Any) -> list[Action]:
+        return self.on_mark(msg.mark.name)
+
+    def on_mark(self, name: str) -> list[Action]:
+        """Twilio echoed a mark: the audio before it has played."""
         try:
-            item_id, sent, gen, _ = msg.mark.name.rsplit(":", 3)
+            item_id, sent, gen, _ = name.rsplit(":", 3)
             sent_ms, generation = int(sent), int(gen[1:])
         except ValueError:
             return []  # not one of ours
@@ -255,22 +221,26 @@ class Bridge:
     # -- Realtime --------------------------------------------------------------------------
 
     def _on_audio_delta(self, ev: Any) -> list[Action]:
-        if ev.response_id in self._discard:
+        return self.on_audio_delta(ev.response_id, ev.item_id, ev.delta)
+
+    def on_audio_delta(self, response_id: str, item_id: str, delta: str, nbytes: int = -1) -> list[Action]:
+        """Agent audio (base64, ``nbytes`` of μ-law if known): forward it, then a mark (the hot path)."""
+        if response_id in self._discard:
             self.dropped_deltas += 1
             return []
-        item = self._items.get(ev.item_id)
+        item = self._items.get(item_id)
         if item is None:
-            item = _Item(ev.item_id, ev.response_id, start_ms=max(self.clock_ms, self._play_end_ms))
-            self._items[ev.item_id] = item
-            self._response(ev.response_id).items.append(ev.item_id)
-        n = _b64_len(ev.delta)
+            item = PlayedItem(item_id, response_id, start_ms=max(self.clock_ms, self._play_end_ms))
+            self._items[item_id] = item
+            self._response(response_id).items.append(item_id)
+        n = nbytes if nbytes >= 0 else b64_len(delta)
         item.sent_bytes += n
         self._play_end_ms = max(self._play_end_ms, self.clock_ms) + n // 8
         self._seq += 1
         item.pending_marks += 1
         self.pending_marks += 1
-        name = f"{ev.item_id}:{item.sent_ms}:g{self.generation}:m{self._seq}"
-        return [SendTwilio(MediaOut(ev.delta)), SendTwilio(MarkOut(name))]
+        name = f"{item_id}:{item.sent_ms}:g{self.generation}:m{self._seq}"
+        return [SendTwilio(MediaOut(delta)), SendTwilio(MarkOut(name))]
 
     def interrupt_with_line(self, line: str, *, then_close: str | None = None) -> list[Action]:
         """Stop whatever the agent is saying (or about to say) and say ``line`` verbatim instead:
@@ -303,7 +273,7 @@ class Bridge:
             self.generation += 1  # marks echoed for the flushed audio now carry an old generation
             self.pending_marks = 0
             self._play_end_ms = self.clock_ms
-        cut: list[_Item] = []
+        cut: list[PlayedItem] = []
         for item in queued:
             item.pending_marks, item.interrupted = 0, True
             end_ms = min(item.sent_ms, item.heard_ms + self.config.margin_ms)
@@ -389,11 +359,11 @@ class Bridge:
 
     # -- playback bookkeeping --------------------------------------------------------------
 
-    def _after_item_played(self, item: _Item) -> list[Action]:
+    def _after_item_played(self, item: PlayedItem) -> list[Action]:
         actions = self._maybe_emit(item)
         return actions + self._after_response_maybe_played(self._response(item.response_id))
 
-    def _maybe_emit(self, item: _Item) -> list[Action]:
+    def _maybe_emit(self, item: PlayedItem) -> list[Action]:
         if item.emitted or item.transcript is None or (item.pending_marks > 0 and not item.interrupted):
             return []
         item.emitted = True
@@ -411,7 +381,7 @@ class Bridge:
         )
         return [EmitTurn(turn)]
 
-    def _after_response_maybe_played(self, resp: _Response) -> list[Action]:
+    def _after_response_maybe_played(self, resp: ResponseState) -> list[Action]:
         if resp.played or not resp.done:
             return []
         if any(self._items[i].pending_marks > 0 for i in resp.items):
@@ -428,10 +398,10 @@ class Bridge:
             actions.append(Transfer(target) if intent == "transfer" else CloseStream("agent_ended"))
         return actions
 
-    def _response(self, response_id: str) -> _Response:
+    def _response(self, response_id: str) -> ResponseState:
         resp = self._responses.get(response_id)
         if resp is None:
-            resp = self._responses[response_id] = _Response(response_id)
+            resp = self._responses[response_id] = ResponseState(response_id)
         return resp
 
     def _session_interrupt(self, interrupt: bool | None) -> dict[str, Any]:

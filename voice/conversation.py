@@ -1,8 +1,10 @@
 """The conversation runner: one Twilio media stream ⇄ one Realtime session, through the bridge.
 
-A thin asyncio shell around :class:`voice.bridge.Bridge`: two reader tasks (Twilio, Realtime)
-feed it, and the actions it returns are performed at once, in order. Hooks (turns, DTMF, events)
-run on one queue so a slow hook never holds audio up; tool calls run as their own tasks.
+A thin asyncio shell around :class:`voice.bridge.Bridge`. The frames of both sockets go through
+:class:`voice.relay.Relay`: handled in the sockets' own callbacks when they can be (the hot path,
+no task switch), otherwise by a reader task per socket; either way the actions the bridge returns
+are performed at once, in order. Hooks (turns, DTMF, events) run on one queue so a slow hook
+never holds audio up; tool calls run as their own tasks.
 
 How a conversation ends (``ConversationResult.end_reason``):
 
@@ -21,7 +23,6 @@ How a conversation ends (``ConversationResult.end_reason``):
 from __future__ import annotations
 
 import asyncio
-import binascii
 import contextlib
 import logging
 import time
@@ -34,31 +35,22 @@ from websockets.exceptions import ConnectionClosed
 
 from switchboard.config import Settings
 from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
-from voice import twilio_media
 from voice.actions import (
     Action,
-    AppendAudio,
     CloseStream,
     DtmfReceived,
     EmitTurn,
     Notify,
     SendRealtime,
-    SendTwilio,
     ToolCallRequested,
     Transfer,
 )
 from voice.bridge import Bridge, BridgeConfig
 from voice.latency import LatencyMeter
 from voice.media_server import MediaStream
-from voice.realtime import (
-    RealtimeClient,
-    RealtimeError,
-    RealtimeProtocolError,
-    send_texts,
-    turn_detection_config,
-)
+from voice.realtime import RealtimeClient, RealtimeError, turn_detection_config
 from voice.recorder import Recorder
-from voice.twilio_media import ClearOut, MediaOut, TwilioFrameError
+from voice.relay import FrameProbe, Relay
 
 __all__ = [
     "ConversationCancelled",
@@ -72,8 +64,6 @@ log = logging.getLogger(__name__)
 TRANSFER_WAIT_S = 10.0  # how long a transfer waits for Twilio to end the stream before closing it
 
 EndReason = Literal["caller_hung_up", "agent_ended", "transfer", "max_length", "stream_error", "cancelled"]
-FrameProbe = Callable[[str, int], None]
-"""Benchmarks' per-frame probe: ``("in" | "out" | "clear", ns from arrival to forwarded)``."""
 
 
 class ConversationHooks(Protocol):
@@ -165,15 +155,10 @@ class _Conversation:
         self.transferring = False
         self.transfer_to: str | None = None
         self.end_intent: EndReason = "agent_ended"
-        self.frames_in = self.frames_out = self.realtime_errors = 0
-        self.malformed = stream.malformed_before_start
-        self._delta: tuple[str, bytes] = ("", b"")
-        self._perform_table: dict[type, Callable[[Any, int], Awaitable[None]]] = {
-            SendTwilio: self._send_twilio,
-            AppendAudio: self._append_audio,
-            SendRealtime: self._send_realtime,
+        self.relay: Relay | None = None
+        self._other_table: dict[type, Callable[[Any, int], None]] = {
             EmitTurn: lambda a, t: self._hook(lambda: self.hooks.on_turn(a.turn)),
-            ToolCallRequested: self._tool_call,
+            ToolCallRequested: lambda a, t: self._spawn(self._run_tool(a.call, a.cancelled)),
             CloseStream: lambda a, t: self._finish(a.reason),
             Transfer: self._transfer,
             DtmfReceived: lambda a, t: self._hook(lambda: self.hooks.on_dtmf(a.digit)),
@@ -188,13 +173,18 @@ class _Conversation:
             try:
                 self.rt = await RealtimeClient.connect(self.settings, self.profile)
             except RealtimeError as exc:
-                await self._finish("stream_error", error=type(exc).__name__)
+                self._finish("stream_error", error=type(exc).__name__)
             else:
+                self.relay = Relay(
+                    self.stream.ws, self.stream.stream_sid, self.rt, self.bridge, self.recorder, self.meter,
+                    other=self._other, finish=self._finish, probe=self.probe,
+                    malformed=self.stream.malformed_before_start,
+                )  # fmt: skip
                 await self._perform(self.bridge.on_twilio(self.stream.start), time.perf_counter_ns())
                 if opening_line:
                     await self._perform(self.bridge.speak_line(opening_line), time.perf_counter_ns())
-                self._spawn(self._read_twilio())
-                self._spawn(self._read_realtime())
+                self._spawn(self.relay.read_twilio())
+                self._spawn(self.relay.read_realtime())
                 if self.commands is not None:
                     self._spawn(self._read_commands(self.commands))
                 self.hook_task = asyncio.ensure_future(self._run_hooks())
@@ -227,24 +217,23 @@ class _Conversation:
             self.hook_task.cancel()
             await asyncio.gather(self.hook_task, return_exceptions=True)
         self.stream.release()
+        relay = self.relay
         return ConversationResult(
             call_id=self.stream.call_id,
             end_reason=reason,
             latency=self.meter.slices,
             recording_path=str(path),
-            frames_in=self.frames_in,
-            frames_out=self.frames_out,
-            malformed_frames=self.malformed,
-            realtime_errors=self.realtime_errors,
+            frames_in=relay.frames_in if relay else 0,
+            frames_out=relay.frames_out if relay else 0,
+            malformed_frames=relay.malformed if relay else self.stream.malformed_before_start,
+            realtime_errors=relay.realtime_errors if relay else 0,
             dropped_deltas=self.bridge.dropped_deltas,
             transfer_to=transfer_to,
             duration_s=round(time.monotonic() - started, 3),
             error=error,
         )
 
-    async def _finish(
-        self, reason: EndReason, transfer_to: str | None = None, error: str | None = None
-    ) -> None:
+    def _finish(self, reason: EndReason, transfer_to: str | None = None, error: str | None = None) -> None:
         if self.transferring and reason == "caller_hung_up":  # Twilio left the stream for the <Dial>
             reason, transfer_to = "transfer", self.transfer_to
         if not self.end.done():
@@ -255,83 +244,7 @@ class _Conversation:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    # -- readers -------------------------------------------------------------------------------
-
-    async def _read_twilio(self) -> None:
-        ws, recorder, bridge, probe = self.stream.ws, self.recorder, self.bridge, self.probe
-        arrivals = getattr(ws, "arrivals", None)
-        decode_media, a2b = twilio_media.decode_media, binascii.a2b_base64
-        perf_ns = time.perf_counter_ns
-        try:
-            while True:
-                frame = await ws.recv()
-                t = arrivals.popleft() if arrivals else perf_ns()
-                media = decode_media(frame)  # caller audio: no models, no copies of the payload
-                if media is not None:
-                    ts, payload = media
-                    try:
-                        recorder.caller_audio(ts, a2b(payload, strict_mode=True))
-                    except binascii.Error:
-                        self.malformed += 1
-                        continue
-                    self.frames_in += 1
-                    await self._perform(bridge.on_media(ts, payload), t)
-                    if probe is not None:
-                        probe("in", perf_ns() - t)
-                    continue
-                try:
-                    msg = twilio_media.decode(frame)
-                    if msg.event == "media":  # decode_media takes every valid one; kept for safety
-                        recorder.caller_audio(msg.media.timestamp, a2b(msg.media.payload, strict_mode=True))
-                        self.frames_in += 1
-                except (TwilioFrameError, binascii.Error):
-                    self.malformed += 1
-                    continue
-                await self._perform(bridge.on_twilio(msg), t)
-                if probe is not None and msg.event == "media":
-                    probe("in", perf_ns() - t)
-        except ConnectionClosed:
-            await self._finish("caller_hung_up")
-        except RealtimeError as exc:
-            await self._finish("stream_error", error=type(exc).__name__)
-
-    async def _read_realtime(self) -> None:
-        assert self.rt is not None
-        rt, bridge, meter, probe = self.rt, self.bridge, self.meter, self.probe
-        while True:
-            try:
-                event: Any = await rt.recv()
-            except RealtimeProtocolError:
-                self.malformed += 1
-                continue
-            except RealtimeError as exc:
-                await self._finish("stream_error", error=f"{type(exc).__name__}: {exc}"[:200])
-                return
-            t, kind = rt.last_arrival_ns, event.type
-            if kind == "response.output_audio.delta":
-                try:
-                    self._delta = (event.delta, binascii.a2b_base64(event.delta, strict_mode=True))
-                except binascii.Error:
-                    self.malformed += 1
-                    continue
-            elif kind == "input_audio_buffer.speech_stopped":
-                meter.speech_stopped(t)
-            elif kind == "input_audio_buffer.speech_started":
-                meter.speech_started()
-            elif kind == "response.function_call_arguments.done":
-                meter.tool_call_received(event.call_id, t)
-            elif kind == "error":
-                self.realtime_errors += 1
-            try:
-                await self._perform(bridge.on_realtime(event), t)
-            except ConnectionClosed:
-                await self._finish("caller_hung_up")
-                return
-            except RealtimeError as exc:
-                await self._finish("stream_error", error=type(exc).__name__)
-                return
-            if probe is not None and kind == "response.output_audio.delta":
-                probe("out", time.perf_counter_ns() - t)
+    # -- the workflow's commands ------------------------------------------------------------------
 
     async def _read_commands(self, commands: asyncio.Queue[Any]) -> None:
         while True:
@@ -342,7 +255,7 @@ class _Conversation:
                 continue
             if kind == "say_and_end" and not command.line:  # e.g. a voicemail with no message to leave
                 self.meter.end_intent(time.perf_counter_ns())
-                await self._finish("agent_ended")
+                self._finish("agent_ended")
                 return
             if kind == "say_and_end":
                 reason = "max_length" if getattr(command, "reason", "") == "max_length" else "agent_ended"
@@ -351,7 +264,7 @@ class _Conversation:
                 try:
                     await self._perform(actions, time.perf_counter_ns())
                 except (ConnectionClosed, RealtimeError) as exc:
-                    await self._finish("stream_error", error=type(exc).__name__)
+                    self._finish("stream_error", error=type(exc).__name__)
 
     async def _whisper(self, text: str) -> None:
         item = {
@@ -364,60 +277,30 @@ class _Conversation:
                 [SendRealtime({"type": "conversation.item.create", "item": item})], time.perf_counter_ns()
             )
         except (ConnectionClosed, RealtimeError) as exc:
-            await self._finish("stream_error", error=type(exc).__name__)
+            self._finish("stream_error", error=type(exc).__name__)
 
     # -- actions -------------------------------------------------------------------------------
 
-    async def _transfer(self, action: Transfer, t: int) -> None:
+    async def _perform(self, actions: list[Action], t: int) -> None:
+        assert self.relay is not None
+        await self.relay.perform(actions, t)
+
+    def _other(self, action: Action, t: int) -> None:
+        """The actions that write to no socket (the relay performs the others)."""
+        self._other_table[type(action)](action, t)
+
+    def _transfer(self, action: Transfer, t: int) -> None:
         """The hand-over line has played: the workflow now redirects the call (a REST update with
         ``<Dial>``), and Twilio ends this stream itself. Closing it first would hang the caller up
         (nothing follows ``</Connect>``), so wait for that, with a deadline."""
         data = {"to": action.to, "at_ms": self.bridge.clock_ms}
         self.transferring, self.transfer_to = True, action.to
-        await self._hook(lambda: self.hooks.on_event("transfer", data))
+        self._hook(lambda: self.hooks.on_event("transfer", data))
         self._spawn(self._transfer_deadline(action.to))
 
     async def _transfer_deadline(self, to: str | None) -> None:
         await asyncio.sleep(TRANSFER_WAIT_S)
-        await self._finish("transfer", to)
-
-    async def _perform(self, actions: list[Action], t: int) -> None:
-        table = self._perform_table
-        for action in actions:
-            await table[type(action)](action, t)
-
-    async def _send_twilio(self, action: SendTwilio, t: int) -> None:
-        message = action.message
-        if type(message) is MediaOut:
-            payload, audio = self._delta
-            if payload is not message.payload:
-                audio = binascii.a2b_base64(message.payload)
-            self.recorder.agent_audio(self.bridge.clock_ms, audio)
-        elif type(message) is ClearOut:
-            self.recorder.clear(self.bridge.clock_ms)
-        await send_texts(self.stream.ws, twilio_media.encode(message, self.stream.stream_sid))
-        if type(message) is MediaOut:
-            self.frames_out += 1
-            self.meter.agent_audio_sent(time.perf_counter_ns())
-        elif type(message) is ClearOut:
-            now = time.perf_counter_ns()
-            self.meter.clear_sent(t, now)
-            if self.probe is not None:
-                self.probe("clear", now - t)
-
-    async def _append_audio(self, action: AppendAudio, t: int) -> None:
-        assert self.rt is not None
-        await self.rt.append_audio(action.payload)
-
-    async def _send_realtime(self, action: SendRealtime, t: int) -> None:
-        assert self.rt is not None
-        await self.rt.send(action.event)
-        item = action.event.get("item")
-        if item is not None and item.get("type") == "function_call_output":
-            self.meter.tool_output_sent(item["call_id"], time.perf_counter_ns())
-
-    async def _tool_call(self, action: ToolCallRequested, t: int) -> None:
-        self._spawn(self._run_tool(action.call, action.cancelled))
+        self._finish("transfer", to)
 
     async def _run_tool(self, call: ToolCall, cancelled: bool) -> None:
         try:
@@ -431,15 +314,15 @@ class _Conversation:
         try:
             await self._perform(actions, time.perf_counter_ns())
         except (ConnectionClosed, RealtimeError) as exc:
-            await self._finish("stream_error", error=type(exc).__name__)
+            self._finish("stream_error", error=type(exc).__name__)
 
-    async def _notify(self, action: Notify, t: int) -> None:
+    def _notify(self, action: Notify, t: int) -> None:
         if action.name == "end_intent":
             self.end_intent = "transfer" if action.data.get("action") == "transfer" else "agent_ended"
             self.meter.end_intent(time.perf_counter_ns())
             loop = asyncio.get_running_loop()
             self.watchdog = loop.call_later(self.goodbye_timeout_s, self._goodbye_overdue)
-        await self._hook(lambda: self.hooks.on_event(action.name, action.data))
+        self._hook(lambda: self.hooks.on_event(action.name, action.data))
 
     def _goodbye_overdue(self) -> None:
         if not self.end.done():
@@ -447,7 +330,7 @@ class _Conversation:
 
     # -- hooks ---------------------------------------------------------------------------------
 
-    async def _hook(self, job: Callable[[], Awaitable[None]]) -> None:
+    def _hook(self, job: Callable[[], Awaitable[None]]) -> None:
         self.hook_jobs.put_nowait(job)
 
     async def _run_hooks(self) -> None:

@@ -20,22 +20,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
 from switchboard.config import LOCAL_HOST, Settings
 from switchboard.tokens import verify_stream_token
 from voice import twilio_media
 from voice.twilio_media import StartMessage, TwilioFrameError
+from voice.wsfast import FastPath
 
 __all__ = ["MediaServer", "MediaStream", "StampedServerConnection", "StreamBroker", "StreamHandler"]
 
@@ -46,17 +44,8 @@ TRY_AGAIN_LATER = 1013
 MAX_MALFORMED_BEFORE_START = 20
 
 
-class StampedServerConnection(ServerConnection):
-    """Notes when each message arrived off the wire, so delay inside the process is measurable."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.arrivals: deque[int] = deque()
-
-    def process_event(self, event: Any) -> None:
-        if type(event) is Frame and event.fin and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-            self.arrivals.append(time.perf_counter_ns())
-        super().process_event(event)
+class StampedServerConnection(FastPath, ServerConnection):
+    """A media socket: notes each message's arrival, and has the hot path of :mod:`voice.wsfast`."""
 
 
 @dataclass

@@ -30,19 +30,17 @@ import asyncio
 import json
 import time
 import typing
-from collections import deque
 from typing import Any, ClassVar
 
+import orjson
 from openai.types.realtime import RealtimeErrorEvent, RealtimeServerEvent
 from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 
 from switchboard.config import Settings
 from switchboard.models import AgentProfile, TurnDetection
+from voice.wsfast import FastPath, send_texts
 
 __all__ = [
     "FATAL_ERROR_CODES",
@@ -56,7 +54,9 @@ __all__ = [
     "RealtimeRequestError",
     "RealtimeServerError",
     "ServerEvent",
+    "decode_audio_delta",
     "error_from_event",
+    "event_from_frame",
     "parse_server_event",
     "send_texts",
     "session_config",
@@ -152,6 +152,42 @@ def parse_server_event(frame: str | bytes) -> ServerEvent:
         raise RealtimeProtocolError(f"invalid {data['type']} event: {exc.error_count()} errors") from None
 
 
+def event_from_frame(frame: str | bytes) -> ServerEvent:
+    """:func:`parse_server_event`, raising the fatal ``error`` events (a non-fatal one is returned)."""
+    event = parse_server_event(frame)
+    if event.type == "error":
+        error = error_from_event(event)
+        if error.fatal:
+            raise error
+    return event
+
+
+def decode_audio_delta(frame: str | bytes) -> tuple[str, str, str] | None:
+    """``(response_id, item_id, delta)`` of a ``response.output_audio.delta`` (the hot path), or None.
+
+    One ``orjson`` parse and type checks: it accepts only events the SDK's model accepts, with
+    the same values (every field of the model present with its exact JSON type). None for
+    anything else: give that frame to :func:`parse_server_event`, which types it or raises.
+    """
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or data.get("type") != "response.output_audio.delta":
+        return None
+    rid, item, delta = data.get("response_id"), data.get("item_id"), data.get("delta")
+    if (
+        type(rid) is str
+        and type(item) is str
+        and type(delta) is str
+        and type(data.get("event_id")) is str
+        and type(data.get("output_index")) is int
+        and type(data.get("content_index")) is int
+    ):
+        return rid, item, delta
+    return None
+
+
 # -- session configuration ---------------------------------------------------------------------
 
 
@@ -192,46 +228,11 @@ def session_config(profile: AgentProfile) -> dict[str, Any]:
     }
 
 
-# -- sending ----------------------------------------------------------------------------------
-
-
-async def send_texts(connection: Connection, *texts: str) -> None:
-    """Send text messages in order; on the hot path, as one socket write with no await.
-
-    ``Connection.send`` costs about twice the frame itself (an async context manager and a drain
-    per message). When the connection is open, its write buffer is below the high-water mark and
-    no fragmented message is in progress (exactly when ``send`` would not wait), the frames are
-    queued on the Sans-I/O protocol and written at once; otherwise ``send`` does it, with its flow
-    control and its ``ConnectionClosed``.
-    """
-    if (
-        connection.protocol.state is State.OPEN
-        and connection.send_in_progress is None
-        and not connection.paused
-    ):
-        protocol = connection.protocol
-        for text in texts:
-            protocol.send_text(text.encode())
-        connection.transport.write(b"".join(protocol.data_to_send()))
-        return
-    for text in texts:
-        await connection.send(text)
-
-
 # -- the client --------------------------------------------------------------------------------
 
 
-class StampedClientConnection(ClientConnection):
-    """Notes when each message arrived off the wire, so delay inside the process is measurable."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.arrivals: deque[int] = deque()
-
-    def process_event(self, event: Any) -> None:
-        if type(event) is Frame and event.fin and event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-            self.arrivals.append(time.perf_counter_ns())
-        super().process_event(event)
+class StampedClientConnection(FastPath, ClientConnection):
+    """The Realtime socket: notes each message's arrival, and has the hot path of :mod:`voice.wsfast`."""
 
 
 class RealtimeClient:
@@ -288,24 +289,20 @@ class RealtimeClient:
         try:
             await send_texts(self.connection, text)
         except ConnectionClosed as exc:
-            raise self._closed(exc) from None
+            raise self.closed_error(exc) from None
 
     async def recv(self) -> ServerEvent:
         """The next typed event. Raises fatal errors, and RealtimeProtocolError for a bad frame."""
         try:
             frame = await self.connection.recv()
         except ConnectionClosed as exc:
-            raise self._closed(exc) from None
+            raise self.closed_error(exc) from None
         arrivals = getattr(self.connection, "arrivals", None)
         self.last_arrival_ns = arrivals.popleft() if arrivals else time.perf_counter_ns()
-        event = parse_server_event(frame)
-        if event.type == "error":
-            error = error_from_event(event)
-            if error.fatal:
-                raise error
-        return event
+        return event_from_frame(frame)
 
-    def _closed(self, exc: ConnectionClosed) -> RealtimeError:
+    def closed_error(self, exc: ConnectionClosed) -> RealtimeError:
+        """The error a closed socket stands for (close 4000 ends the session: fatal)."""
         rcvd = exc.rcvd
         if rcvd is not None and rcvd.code == FATAL_CLOSE_CODE:
             kind, _, code = rcvd.reason.partition(".")

@@ -28,9 +28,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from voice.audio import mulaw_encode
-from voice.realtime import send_texts
+from voice.wsfast import FastPath, send_texts, writable, write_texts
 
 _ids = itertools.count(1)
+_APPEND_HEAD = b'{"type":"input_audio_buffer.append","audio":"'
 _SAY = re.compile(r'Say exactly: "(.*)"', re.S)
 
 
@@ -38,9 +39,17 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{next(_ids):08d}"
 
 
+def _event(type_: str, **fields: Any) -> str:
+    return json.dumps({"type": type_, "event_id": _id("event"), **fields})
+
+
 def tone(ms: int, freq: float, amplitude: int = 8000) -> bytes:
     t = np.arange(ms * 8) / 8000.0
     return mulaw_encode((amplitude * np.sin(2 * np.pi * freq * t)).astype(np.int16))
+
+
+class _Conn(FastPath, ServerConnection):
+    """A Realtime-side socket with the voice worker's hot path (the stand-in must outrun the worker)."""
 
 
 class ToneSession:
@@ -61,7 +70,7 @@ class ToneSession:
         self.item_sent_ms: dict[str, int] = {}
 
     async def send(self, type_: str, **fields: Any) -> None:
-        await send_texts(self.ws, json.dumps({"type": type_, "event_id": _id("event"), **fields}))
+        await send_texts(self.ws, _event(type_, **fields))
 
     async def error(self, code: str, message: str, param: str | None = None) -> None:
         self.errors_sent.append(code)
@@ -72,8 +81,13 @@ class ToneSession:
         await self.send(
             "session.created", session={"type": "realtime", "id": _id("sess"), "object": "realtime.session"}
         )
+        ws = self.ws
+        fast = ws if isinstance(ws, FastPath) else None
+        if fast is not None:  # caller audio is most of the load: taken in the socket's callback
+            fast.attach(self._append_now)
         try:
-            async for frame in self.ws:
+            while True:
+                frame = (await fast.next_message())[0] if fast is not None else await ws.recv()
                 event = json.loads(frame)
                 kind = event.get("type", "")
                 self.events[kind] += 1
@@ -85,6 +99,8 @@ class ToneSession:
         except ConnectionClosed:
             pass
         finally:
+            if fast is not None:
+                fast.detach()
             if self.response is not None:
                 self.response.cancel()
 
@@ -97,39 +113,64 @@ class ToneSession:
             self.turn_detection.update(td)
         await self.send("session.updated", session=session)
 
+    def _append_now(self, frame: bytes, t: int) -> bool:
+        """An ``input_audio_buffer.append`` in the voice worker's own shape, when the reply can be
+        written at once; anything else goes to :meth:`run`."""
+        if not (frame.startswith(_APPEND_HEAD) and frame.endswith(b'"}') and writable(self.ws)):
+            return False
+        self.events["input_audio_buffer.append"] += 1
+        texts = self._audio(binascii.a2b_base64(frame[len(_APPEND_HEAD) : -2]))
+        if texts:
+            write_texts(self.ws, *texts)
+        return True
+
     async def on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
-        audio = binascii.a2b_base64(event["audio"])
+        texts = self._audio(binascii.a2b_base64(event["audio"]))
+        if texts:
+            await send_texts(self.ws, *texts)
+
+    def _audio(self, audio: bytes) -> list[str]:
+        """Caller audio through the energy VAD: the events to send back."""
         self.in_bytes += len(audio)
         self.in_crc = zlib.crc32(audio, self.in_crc)
         ms = len(audio) // 8
         speech = audio.count(0xFF) + audio.count(0x7F) < len(audio) // 2
+        out: list[str] = []
         if speech:
             self.silence_run = 0
             if not self.in_speech:
                 self.in_speech, self.user_item = True, _id("item")
-                await self.send(
-                    "input_audio_buffer.speech_started", audio_start_ms=self.audio_ms, item_id=self.user_item
+                out.append(
+                    _event(
+                        "input_audio_buffer.speech_started",
+                        audio_start_ms=self.audio_ms,
+                        item_id=self.user_item,
+                    )
                 )
                 if self.response is not None and self.turn_detection.get("interrupt_response", True):
                     self.response.cancel()
         elif self.in_speech:
             self.silence_run += ms
             if self.silence_run >= self.server.silence_ms:
-                await self._end_turn(self.audio_ms + ms - self.silence_run)
+                out += self._end_turn(self.audio_ms + ms - self.silence_run)
         self.audio_ms += ms
+        return out
 
-    async def _end_turn(self, end_ms: int) -> None:
+    def _end_turn(self, end_ms: int) -> list[str]:
         self.in_speech, self.turns = False, self.turns + 1
         item = self.user_item
-        await self.send("input_audio_buffer.speech_stopped", audio_end_ms=end_ms, item_id=item)
-        await self.send("input_audio_buffer.committed", item_id=item, previous_item_id=None)
         usage = {"type": "duration", "seconds": 1.0}
-        await self.send(
-            "conversation.item.input_audio_transcription.completed",
-            item_id=item, content_index=0, transcript=f"caller turn {self.turns}", usage=usage,
-        )  # fmt: skip
+        out = [
+            _event("input_audio_buffer.speech_stopped", audio_end_ms=end_ms, item_id=item),
+            _event("input_audio_buffer.committed", item_id=item, previous_item_id=None),
+            _event(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=item, content_index=0, transcript=f"caller turn {self.turns}", usage=usage,
+            ),
+        ]  # fmt: skip
         if self.turn_detection.get("create_response", True) and self.response is None:
             self._respond(f"Agent reply number {self.turns}.", self.server.tools.pop(self.turns, None))
+        return out
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
         if self.response is not None:
@@ -266,7 +307,9 @@ class ToneRealtime:
         return f"ws://127.0.0.1:{self.port}/v1/realtime?model=gpt-realtime"
 
     async def __aenter__(self) -> ToneRealtime:
-        self._server = await serve(self._session, "127.0.0.1", self.port, compression=None, max_size=2**24)
+        self._server = await serve(
+            self._session, "127.0.0.1", self.port, compression=None, max_size=2**24, create_connection=_Conn
+        )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
 
