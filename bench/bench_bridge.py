@@ -64,7 +64,7 @@ WINDOW_S = 6.0
 TAIL_S = 3.0
 SLOTS = 10  # 2 ms apart
 CALLER_PROCS = 2
-LEVELS = (1, 50, 100, 200)
+LEVELS = (1, 50, 100, 150, 200)
 SEARCH = (250, 300, 350, 400, 450, 500, 600, 700, 800)
 P99_LIMIT_MS = 5.0
 CHECKS = ("caller_bytes_lost", "agent_chunks_lost", "errors", "clears", "late_slots", "worst_late_ms")
@@ -391,6 +391,11 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop
         figures[f"cpu_ms_per_call_per_s@{calls}"] = round(f["cpu_ms_per_call_s"], 3)
         figures[f"loadavg_1_5_15@{calls}"] = f["loadavg"]
     figures["max_calls_one_core_p99_lt_5ms_no_drops"] = best
+    # Stricter: the server's loop also wakes within 5 ms at p99, so no frame waits in the kernel
+    # longer than that before the per-frame clock starts (the core is not saturated).
+    figures["max_calls_one_core_also_loop_lag_p99_lt_5ms"] = max(
+        (c for c, f in runs.items() if _ok(f) and f["loop_lag"].get("p99", 1e9) < P99_LIMIT_MS), default=0
+    )
     figures["search_stopped_by_generator"] = limited_by_generator
     report(
         "bench_bridge",
