@@ -9,12 +9,15 @@ Memory stays bounded: both channels are kept as μ-law (one byte a sample) only 
 flush onwards, and everything before the stream clock is final (caller audio arrives in order;
 agent audio before the clock has played and can no longer be cleared), so it is decoded and
 appended to the WAV file about once a second (the header's length every ``HEADER_EVERY`` writes
-and at close, which saves two seeks a second per call). Agent audio scheduled more than
-``max_ahead_ms`` beyond the clock is dropped and counted.
+and at close, which saves two seeks a second per call). The first write comes after a random
+part of ``flush_ms``, so that calls which start together (a campaign, a benchmark) do not all
+write in the same few milliseconds of every second and stall the voice worker's loop. Agent
+audio scheduled more than ``max_ahead_ms`` beyond the clock is dropped and counted.
 """
 
 from __future__ import annotations
 
+import random
 import wave
 from pathlib import Path
 
@@ -52,6 +55,7 @@ class Recorder:
         self._clock = 0  # samples: end of the latest caller audio
         self._play_end = 0  # samples: where the queued agent audio ends
         self._flush = flush_ms * _PER_MS
+        self._next_write = random.randint(1, self._flush)  # spreads the writes of concurrent calls
         self._max_ahead = max_ahead_ms * _PER_MS
         self.dropped_ms = 0
         self.closed = False
@@ -74,8 +78,9 @@ class Recorder:
         end = at + len(mulaw)
         if end > self._clock:
             self._clock = end
-        if self._clock - self._base >= self._flush:
+        if self._clock >= self._next_write:
             self._write(self._clock)
+            self._next_write = self._clock + self._flush
 
     def agent_audio(self, sent_at_ms: int, mulaw: bytes) -> None:
         """Agent audio sent to Twilio when the stream clock read ``sent_at_ms``."""
