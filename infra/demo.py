@@ -138,7 +138,8 @@ def latency_table(outcome: CallOutcome) -> Table:
         "turn_to_first_audio_ms": ("caller stops speaking → first agent audio", 700),
         "tool_round_trip_ms": ("tool call → result back to the model", 400),
         "barge_in_to_clear_ms": ("caller interrupts → agent audio cleared", 200),
-        "end_intent_to_hangup_ms": ("end intent → stream closed", 1500),
+        "end_intent_to_hangup_ms": ("end intent → stream closed (with the goodbye)", 1500),
+        "goodbye_heard_to_hangup_ms": ("goodbye heard → stream closed", 0),
     }
     table = Table(title="latency (this call; the seed's budget)")
     for col in ("slice", "n", "median ms", "max ms", "budget ms"):
@@ -147,10 +148,14 @@ def latency_table(outcome: CallOutcome) -> Table:
         values: list[float] = getattr(outcome.latency, field)
         if values:
             table.add_row(
-                label, str(len(values)), f"{statistics.median(values):.0f}", f"{max(values):.0f}", str(goal)
+                label,
+                str(len(values)),
+                f"{statistics.median(values):.0f}",
+                f"{max(values):.0f}",
+                str(goal or "–"),
             )
         else:
-            table.add_row(label, "0", "–", "–", str(goal))
+            table.add_row(label, "0", "–", "–", str(goal or "–"))
     return table
 
 

@@ -177,6 +177,9 @@ class LatencySlices(_Model):
     barge_in_to_clear_ms: list[float] = Field(default_factory=list)
     tool_round_trip_ms: list[float] = Field(default_factory=list)
     end_intent_to_hangup_ms: list[float] = Field(default_factory=list)
+    # Of that, the part after the caller heard the last of the goodbye (its final mark came back):
+    # what Switchboard adds to hanging up, without the goodbye's own playing time.
+    goodbye_heard_to_hangup_ms: list[float] = Field(default_factory=list)
 
 
 class CallSummary(_Model):

@@ -3,7 +3,8 @@
 * caller stops speaking → first agent audio sent: ``speech_stopped`` arrival → first media to Twilio
 * barge-in → clear: ``speech_started`` arrival → Twilio ``clear`` written
 * tool round trip: ``function_call_arguments.done`` arrival → its ``function_call_output`` written
-* end intent → hang-up: the tool result that ends the call → the media stream closed
+* end intent → hang-up: the tool result that ends the call → the media stream closed; and, of
+  that, the part after the last of the goodbye was heard (its mark came back from Twilio)
 
 Times are ``time.perf_counter_ns()`` values passed in by the runner (arrival stamps taken when
 the frame came off the socket, not when the loop got round to it), so this module has no clock.
@@ -26,6 +27,7 @@ class LatencyMeter:
         self._turn_end: int | None = None
         self._tools: dict[str, int] = {}
         self._end_intent: int | None = None
+        self._heard: int = 0
 
     def speech_stopped(self, t_ns: int) -> None:
         self._turn_end = t_ns
@@ -54,7 +56,13 @@ class LatencyMeter:
         if self._end_intent is None:
             self._end_intent = t_ns
 
+    def audio_heard(self, t_ns: int) -> None:
+        """Twilio echoed a mark: the agent audio before it has played."""
+        self._heard = t_ns
+
     def stream_closed(self, t_ns: int) -> None:
         if self._end_intent is not None:
             self.slices.end_intent_to_hangup_ms.append(_ms(self._end_intent, t_ns))
+            if self._heard > self._end_intent:
+                self.slices.goodbye_heard_to_hangup_ms.append(_ms(self._heard, t_ns))
             self._end_intent = None

@@ -162,6 +162,7 @@ class Relay:
             appends: list[Action] = [AppendAudio(payload)]
             return ([AppendAudio(silence_b64(pad)), *appends] if pad else appends), True
         if type(hot) is str:
+            self.meter.audio_heard(perf_counter_ns())
             return self.bridge.on_mark(hot), False
         try:
             msg = twilio_media.decode(frame)
