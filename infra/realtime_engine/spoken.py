@@ -177,12 +177,24 @@ def _small_number(tokens: list[str], allow_hundred: bool = False) -> tuple[int, 
     return value, (i if value else 0)
 
 
+# Speech-to-text writes "four" as "for" between digits ("0 for 1 2 3"); only there is it a digit.
+DIGIT_HOMOPHONES = {"for": "four", "fore": "four"}
+
+
+def _single_digit(tok: str) -> bool:
+    return tok in UNITS or (tok.isdigit() and len(tok) == 1)
+
+
 def number_groups(text: str) -> list[str]:
     """Every run of spoken or written numbers as a digit string, in order."""
     tokens = normalise(text).split()
     groups: list[str] = []
     run: list[str] = []
     for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok in DIGIT_HOMOPHONES and run and _single_digit(run[-1]) and _single_digit(nxt):
+            run.append(DIGIT_HOMOPHONES[tok])
+            continue
         joins_run = tok == "and" and run and i + 1 < len(tokens) and is_number_token(tokens[i + 1])
         if is_number_token(tok) or (tok == "oh" and run) or joins_run:
             run.append(tok)

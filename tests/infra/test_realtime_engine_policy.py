@@ -294,6 +294,8 @@ def test_times(said: str, hhmm: str) -> None:
         ("forty-one seventy-two", "4172"),
         ("zero four double one", "0411"),
         ("Job4172", "4172"),
+        ("My phone number is 0 for 1 2 3 4 5 6 7 8.", "0412345678"),  # Whisper's "for" between digits
+        ("It's 0 for 1 2 3 4 5 6 7 8 for me", "0412345678"),  # not after the run
     ],
 )
 def test_digit_strings(said: str, digits: str) -> None:
