@@ -107,9 +107,7 @@ class Relay:
         hot = decode_hot(frame)
         if type(hot) is tuple:  # caller audio, 50 frames a second: straight to the Realtime socket
             ts, payload, audio = hot
-            self.recorder.caller_audio(ts, audio)
-            self.frames_in += 1
-            pad = self.bridge.caller_audio(ts, len(audio))
+            pad = self._caller_audio(ts, audio)
             if pad:
                 write_texts(self.rt.connection, _append(silence_b64(pad)), _append(payload))
             else:
@@ -117,7 +115,7 @@ class Relay:
             if self.probe is not None:
                 self.probe("in", perf_counter_ns() - t)
             return True
-        got = self._from_twilio(frame, hot)
+        got = self._from_twilio(frame, hot, t)
         if got is not None:
             self._perform_now(got[0], t)
             if got[1] and self.probe is not None:
@@ -136,7 +134,7 @@ class Relay:
                     frame, t = await fast.next_message()
                 else:
                     frame, t = await ws.recv(), perf_counter_ns()
-                got = self._from_twilio(frame, decode_hot(frame))
+                got = self._from_twilio(frame, decode_hot(frame), t)
                 if got is not None:
                     await self.perform(got[0], t)
                     if got[1] and self.probe is not None:
@@ -149,26 +147,32 @@ class Relay:
             if fast is not None:
                 fast.detach()
 
+    def _caller_audio(self, ts: int, audio: bytes) -> int:
+        """Caller audio into the recording and the bridge; the ms of silence to send before it."""
+        self.recorder.caller_audio(ts, audio)
+        self.frames_in += 1
+        return self.bridge.caller_audio(ts, len(audio))
+
     def _from_twilio(
-        self, frame: Data, hot: tuple[int, str, bytes] | str | None
+        self, frame: Data, hot: tuple[int, str, bytes] | str | None, t: int
     ) -> tuple[list[Action], bool] | None:
-        """The bridge's actions for a Twilio frame (``hot``: its :func:`decode_hot`), and whether it
-        was caller audio; None if it was malformed."""
+        """The bridge's actions for a Twilio frame (``hot``: its :func:`decode_hot`; ``t``: its
+        arrival), and whether it was caller audio; None if it was malformed."""
         if type(hot) is tuple:
             ts, payload, audio = hot
-            self.recorder.caller_audio(ts, audio)
-            self.frames_in += 1
-            pad = self.bridge.caller_audio(ts, len(audio))
+            pad = self._caller_audio(ts, audio)
             appends: list[Action] = [AppendAudio(payload)]
             return ([AppendAudio(silence_b64(pad)), *appends] if pad else appends), True
         if type(hot) is str:
-            self.meter.audio_heard(perf_counter_ns())
+            self.meter.audio_heard(t)
             return self.bridge.on_mark(hot), False
         try:
             msg = twilio_media.decode(frame)
             if msg.event == "media":  # decode_hot refused it: its payload is not strict base64
                 self.recorder.caller_audio(msg.media.timestamp, _a2b(msg.media.payload, strict_mode=True))
                 self.frames_in += 1
+            elif msg.event == "mark":  # one decode_hot was unsure of
+                self.meter.audio_heard(t)
         except (TwilioFrameError, binascii.Error):
             self.malformed += 1
             return None
