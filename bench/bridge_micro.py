@@ -143,7 +143,7 @@ async def _old_reader_twilio(tw: _Stamped, rt: Connection, bridge: Bridge, recor
     while True:
         frame = await tw.recv()
         tw.arrivals.pop(0)
-        media = twilio_media._reference_media(frame)  # the TypedDict reader decode_media was
+        media = twilio_media._reference_media(frame)  # the TypedDict reader the old path used
         if media is not None:
             ts, payload = media
             recorder.caller_audio(ts, binascii.a2b_base64(payload, strict_mode=True))

@@ -186,7 +186,6 @@ class FunctionPool:
         self._all: set[ExecutionEnvironment] = set()
         self._starting: set[asyncio.Task[None]] = set()
         self._numbered = 0
-        self.cold_starts = 0
 
     @property
     def size(self) -> int:
@@ -230,7 +229,6 @@ class FunctionPool:
 
     def _scale_up(self) -> None:
         if self.size < self.max_concurrency:
-            self.cold_starts += 1
             self._new_environment()
 
     async def acquire(self, timeout_s: float) -> ExecutionEnvironment:

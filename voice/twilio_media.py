@@ -10,8 +10,7 @@ with every agent chunk, so :func:`decode_hot` reads those with the same rules bu
 building models: one ``orjson`` parse and a few type checks, falling back to pydantic (a
 ``TypedDict`` validated in Rust) for a frame the checks are unsure of. Any frame it does not
 accept (another event, or a media frame that is not well formed) goes to :func:`decode`, which
-types it or raises, so a bad frame is still counted and skipped. :func:`decode_media` is the same
-reading for media frames alone, with exactly :func:`decode`'s acceptance.
+types it or raises, so a bad frame is still counted and skipped.
 
 Outbound messages (``media``, ``mark``, ``clear``) are tiny frozen dataclasses: the bridge makes
 two of them per agent audio chunk, so they are cheap to build, and :func:`encode` writes the
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from binascii import a2b_base64
 from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired
@@ -46,7 +44,6 @@ __all__ = [
     "TwilioFrameError",
     "decode",
     "decode_hot",
-    "decode_media",
     "encode",
 ]
 
@@ -175,19 +172,6 @@ class _FastMediaMessage(TypedDict):
 _MEDIA: TypeAdapter[_FastMediaMessage] = TypeAdapter(_FastMediaMessage)
 
 
-def decode_media(frame: str | bytes) -> tuple[int, str] | None:
-    """``(timestamp, payload)`` of a well-formed ``media`` frame, without building models (hot path).
-
-    None for any other frame: give that one to :func:`decode`, which types it or raises.
-    """
-    fields = _fast_fields(frame)
-    if fields is _DEFER:
-        return _reference_media(frame)
-    if type(fields) is tuple and _B64_FULL(fields[1]) is not None:
-        return fields
-    return None
-
-
 def decode_hot(frame: str | bytes) -> tuple[int, str, bytes] | str | None:
     """The hot path's reading of a frame: ``(timestamp, payload, μ-law)`` for a well-formed media
     frame, the name of a well-formed mark, None for anything else (give that to :func:`decode`).
@@ -211,7 +195,6 @@ def decode_hot(frame: str | bytes) -> tuple[int, str, bytes] | str | None:
 
 
 _DEFER = object()
-_B64_FULL = re.compile(_B64[1:-1]).fullmatch  # the pattern, anchored as pydantic anchors it
 
 
 def _number(value: object) -> bool:

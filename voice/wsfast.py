@@ -121,7 +121,6 @@ class FastPath(Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.arrivals: deque[int] = deque()
-        self.sink_errors = 0
         self._sink: Sink | None = None
         self._backlog: deque[tuple[bytes | UnicodeDecodeError, int]] = deque()
         self._holding = False  # the reader task has messages to catch up on: the sink waits
@@ -278,7 +277,6 @@ class FastPath(Connection):
                 if sink(message, t):  # type: ignore[arg-type]
                     return
             except Exception:  # a failing sink must not take the connection down with it
-                self.sink_errors += 1
                 log.exception("websocket sink failed")
                 return
         self._holding = True

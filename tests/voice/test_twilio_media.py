@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import json
 
 import pytest
@@ -107,19 +108,26 @@ _MEDIA_FRAMES = [
 
 
 @pytest.mark.parametrize("frame", _MEDIA_FRAMES)
-def test_decode_media_accepts_exactly_the_media_frames_decode_accepts(frame: str | bytes) -> None:
+def test_decode_hot_reads_exactly_what_decode_reads(frame: str | bytes) -> None:
     try:
         typed: object = tm.decode(frame)
     except tm.TwilioFrameError:
         typed = None
-    fast = tm.decode_media(frame)
+    hot = tm.decode_hot(frame)
     if isinstance(typed, tm.MediaMessage):
-        assert fast == (typed.media.timestamp, typed.media.payload)
+        try:
+            audio = binascii.a2b_base64(typed.media.payload, strict_mode=True)
+        except binascii.Error:
+            assert hot is None  # stricter than decode(): the relay counts it as malformed
+        else:
+            assert hot == (typed.media.timestamp, typed.media.payload, audio)
+    elif isinstance(typed, tm.MarkMessage):
+        assert hot == typed.mark.name
     else:
-        assert fast is None  # not caller audio: decode() types it, or counts it as malformed
+        assert hot is None  # not caller audio or a mark: decode() types it, or counts it as malformed
 
 
-def test_decode_media_returns_timestamp_and_payload() -> None:
+def test_decode_hot_returns_timestamp_payload_and_audio() -> None:
     payload = "/w8A" * 53 + "//8="
     frame = '{"event":"media","media":{"timestamp":"20","payload":"' + payload + '"}}'
-    assert tm.decode_media(frame) == (20, payload)
+    assert tm.decode_hot(frame) == (20, payload, binascii.a2b_base64(payload))
