@@ -74,6 +74,11 @@ def _agent_text(outcome: CallOutcome) -> list[str]:
     return [t.text for t in outcome.transcript if t.speaker == Speaker.AGENT]
 
 
+def _flag(name: str, expected: bool, got: bool | None) -> Check:
+    """A yes/no expectation: passed when ``got`` is exactly ``expected``."""
+    return Check(name=name, passed=got is expected, expected=str(expected), actual=str(got))
+
+
 def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | None = None) -> list[Check]:
     """One check per expectation, in a stable order."""
     checks: list[Check] = []
@@ -82,35 +87,12 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
         got = outcome.outcome.value
         add(Check(name="outcome", passed=got == expect.outcome, expected=expect.outcome, actual=got))
     if expect.consent is not None:
-        got_consent = None if outcome.consent is None else outcome.consent.recording
-        add(
-            Check(
-                name="consent",
-                passed=got_consent is expect.consent,
-                expected=str(expect.consent),
-                actual=str(got_consent),
-            )
-        )
+        add(_flag("consent", expect.consent, None if outcome.consent is None else outcome.consent.recording))
     if expect.escalated is not None:
         escalated = any(r.name == "escalate" and r.ok for r in outcome.tool_results)
-        add(
-            Check(
-                name="escalated",
-                passed=escalated is expect.escalated,
-                expected=str(expect.escalated),
-                actual=str(escalated),
-            )
-        )
+        add(_flag("escalated", expect.escalated, escalated))
     if expect.recording is not None:
-        kept = outcome.recording_key is not None
-        add(
-            Check(
-                name="recording archived",
-                passed=kept is expect.recording,
-                expected=str(expect.recording),
-                actual=str(kept),
-            )
-        )
+        add(_flag("recording archived", expect.recording, outcome.recording_key is not None))
     if expect.disclosure:
         agent = _agent_text(outcome)
         first = agent[0] if agent else ""
@@ -137,15 +119,7 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
         )
     fields = outcome.summary.fields if outcome.summary else {}
     if expect.summary_present is not None:
-        present = outcome.summary is not None
-        add(
-            Check(
-                name="summary",
-                passed=present is expect.summary_present,
-                expected=str(expect.summary_present),
-                actual=str(present),
-            )
-        )
+        add(_flag("summary", expect.summary_present, outcome.summary is not None))
     for key, value in expect.summary.items():
         got_value = fields.get(key)
         add(
