@@ -9,6 +9,7 @@ import pytest
 
 from infra.realtime_engine import spoken
 from infra.realtime_engine.policy import Plan, PolicyState, decide
+from tests.infra.realtime_helpers import CONSENT_TOOL
 
 TODAY = date(2026, 5, 20)  # a Wednesday
 
@@ -144,28 +145,13 @@ def test_consent_is_recorded_once_and_the_boolean_question_is_natural() -> None:
     assert call.caller("Sure, go ahead.").calls == [("record_consent", {"granted": True})]
     call.output('{"ok": true}')
     assert not call.caller("Okay, great.").calls  # nothing pending: no second consent
-    consent = {
-        "type": "function",
-        "name": "record_consent",
-        "description": "Record the caller's answer to the recording consent question.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "granted": {
-                    "type": "boolean",
-                    "description": "true if the caller agreed to the call being recorded, false if not",
-                }
-            },
-            "required": ["granted"],
-        },
-    }
     state = PolicyState()
     said = {
         "type": "message",
         "role": "user",
         "content": [{"type": "input_audio", "transcript": "Record it?"}],
     }
-    plan = decide(state, [said], [consent], "", TODAY)
+    plan = decide(state, [said], [CONSENT_TOOL], "", TODAY)
     assert plan.say == "Is that a yes or a no?" and plan.asked == "granted"
 
 

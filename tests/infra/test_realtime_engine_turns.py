@@ -17,24 +17,16 @@ from infra.realtime_engine.response_events import ActiveResponse
 from infra.realtime_engine.session import Session
 from infra.speech.tts import Synthesizer, split_sentences
 from switchboard.config import Settings
-from tests.infra.realtime_helpers import RtClient, open_client, speech, telephone_session, words
+from tests.infra.realtime_helpers import (
+    CONSENT_TOOL,
+    RtClient,
+    open_client,
+    speech,
+    telephone_session,
+    words,
+)
 from voice.audio import MULAW_SILENCE, Pcm16
 
-CONSENT_TOOL = {
-    "type": "function",
-    "name": "record_consent",
-    "description": "Record the caller's answer to the recording consent question.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "granted": {
-                "type": "boolean",
-                "description": "true if the caller agreed to the call being recorded, false if not",
-            }
-        },
-        "required": ["granted"],
-    },
-}
 BOOKING = {
     "type": "function",
     "name": "book_appointment",
