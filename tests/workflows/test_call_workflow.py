@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
@@ -66,6 +67,30 @@ def tool(tool_name: str, /, **arguments: object) -> ToolCallRequest:
     )
 
 
+async def start_call(
+    client: Client,
+    settings: Settings,
+    profile: str = "clinic_booking",
+    direction: Direction = Direction.INBOUND,
+) -> WorkflowHandle[CallWorkflow, CallOutcome]:
+    """A call's workflow, inbound from the caller's mobile or outbound to it."""
+    call_id = f"call-{uuid.uuid4()}"
+    business, caller = "+61255550100", "+61412345678"
+    inbound = direction == Direction.INBOUND
+    return await client.start_workflow(
+        CallWorkflow.run,
+        CallRequest(
+            call_id=call_id,
+            direction=direction,
+            profile=profile,
+            to_number=business if inbound else caller,
+            from_number=caller if inbound else "",
+        ),
+        id=call_id,
+        task_queue=settings.task_queue,
+    )
+
+
 async def run_call(
     client: Client,
     settings: Settings,
@@ -84,7 +109,6 @@ async def run_call(
         reason = await script(handle)
         return ConverseResult(end_reason=reason, recording_path=str(wav), duration_s=1.0)
 
-    call_id = f"call-{uuid.uuid4()}"
     recordings = RecordingActivities(settings)
     voice = Worker(
         client,
@@ -92,18 +116,7 @@ async def run_call(
         activities=[converse, recordings.archive_recording, recordings.delete_recording],
     )
     async with build_worker(client, settings, overrides=overrides), voice:
-        handle = await client.start_workflow(
-            CallWorkflow.run,
-            CallRequest(
-                call_id=call_id,
-                direction=Direction.INBOUND,
-                profile=profile,
-                to_number="+61255550100",
-                from_number="+61412345678",
-            ),
-            id=call_id,
-            task_queue=settings.task_queue,
-        )
+        handle = await start_call(client, settings, profile)
         await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
         outcome = await handle.result()
         await export_history(handle)
@@ -299,26 +312,12 @@ async def test_unanswered_call_records_its_outcome_and_sends_nothing(
     temporal_client: Client, stack: Settings
 ) -> None:
     """A busy line ends the call's workflow at once: no summary, no delivery (the callback retries)."""
-    call_id = f"call-{uuid.uuid4()}"
     async with build_worker(temporal_client, stack):
-        handle = await temporal_client.start_workflow(
-            CallWorkflow.run,
-            CallRequest(
-                call_id=call_id,
-                direction=Direction.OUTBOUND,
-                profile="clinic_booking",
-                to_number="+61412345678",
-                from_number="",
-            ),
-            id=call_id,
-            task_queue=stack.task_queue,
-        )
+        handle = await start_call(temporal_client, stack, direction=Direction.OUTBOUND)
         await handle.signal(CallWorkflow.telephony_event, TelephonyEvent(call_sid="CA1", status="busy"))
         outcome = await handle.result()
         await export_history(handle)
     assert outcome.outcome == Outcome.BUSY
     assert outcome.summary is None
     events = [e.event_type for e in (await handle.fetch_history()).events]
-    from temporalio.api.enums.v1 import EventType
-
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events  # neither summarise nor deliver
