@@ -49,14 +49,12 @@ class OutboundCallbackWorkflow:
         self.lead_id = ""
         self.attempts: list[CallbackAttempt] = []
         self.next_attempt_at: str | None = None
-        self.fewer_round_trips = False
 
     @workflow.run
     async def run(self, req: CallbackRequest) -> CallbackOutcome:
         lead, policy = req.lead, req.policy
         self.lead_id = lead.submission_id
         wf_id = workflow.info().workflow_id
-        self.fewer_round_trips = workflow.patched(FEWER_ROUND_TRIPS)
         listed = await self._do_not_call(lead.phone)
         if listed or not lead.consent_to_contact:
             return self._done(CallbackOutcome(lead_id=lead.submission_id, outcome=None, do_not_call=True))
@@ -81,7 +79,7 @@ class OutboundCallbackWorkflow:
 
     async def _do_not_call(self, phone: str) -> bool:
         check = DoNotCallCheck(phone=phone)
-        if self.fewer_round_trips:
+        if workflow.patched(FEWER_ROUND_TRIPS):  # the run's first call of it: the marker goes here
             return await workflow.execute_local_activity(
                 "check_do_not_call", check, result_type=bool, start_to_close_timeout=FAST
             )
@@ -125,7 +123,7 @@ class OutboundCallbackWorkflow:
         except ActivityError:  # no call was placed: no status callback will end the call's workflow
             await call.signal(CallWorkflow.telephony_event, TelephonyEvent(call_sid="", status="failed"))
         else:
-            if not self.fewer_round_trips:
+            if not workflow.patched(FEWER_ROUND_TRIPS):  # the same answer for the whole run
                 await call.signal(
                     CallWorkflow.telephony_event, TelephonyEvent(call_sid=dialled.call_sid, status="queued")
                 )

@@ -30,6 +30,14 @@ class Supervision:
         self.whispers: list[str] = []
         self.take_over_to: str | None = None
 
+    def _live_profile(self) -> AgentProfile:
+        """For every Update's validator: the call must be connected and not yet ended."""
+        if self.profile is None:
+            raise ValueError("the call is not connected yet")
+        if self.finished:
+            raise ValueError("the call has ended")
+        return self.profile
+
     def _command(self, kind: str, line: str, reason: str) -> None:
         raise NotImplementedError
 
@@ -71,8 +79,7 @@ class Supervision:
 
     @supervise.validator
     def _validate_supervise(self, action: SupervisorAction) -> None:
-        if self.profile is None or self.finished:
-            raise ValueError("the call is not live")
+        self._live_profile()
         if action.kind == "whisper" and not action.text.strip():
             raise ValueError("a whisper needs some text")
         if action.kind in ("approve", "reject") and action.tool_call_id not in self.pending_approvals:

@@ -71,10 +71,7 @@ class ToolCalls(Supervision):
 
     @record_consent.validator
     def _validate_consent(self, answer: ConsentAnswer) -> None:
-        if self.profile is None:
-            raise ValueError("the call is not connected yet")
-        if self.finished:
-            raise ValueError("the call has ended")
+        self._live_profile()
 
     @workflow.update
     async def run_tool(self, req: ToolCallRequest) -> ToolResult:
@@ -126,11 +123,8 @@ class ToolCalls(Supervision):
 
     @run_tool.validator
     def _validate_tool(self, req: ToolCallRequest) -> None:
-        if self.profile is None:
-            raise ValueError("the call is not connected yet")
-        if self.finished:
-            raise ValueError("the call has ended")
-        spec = self.profile.tool(req.call.name)
+        profile = self._live_profile()
+        spec = profile.tool(req.call.name)
         if spec is None or req.call.name == RECORD_CONSENT:
             raise ValueError(f"{req.call.name} is not a tool of this agent")
         model = (
@@ -145,7 +139,7 @@ class ToolCalls(Supervision):
             raise ValueError(f"invalid arguments for {req.call.name}: {problems}") from None
         if (
             self.consent is None
-            and self.profile.guardrails.require_recording_consent
+            and profile.guardrails.require_recording_consent
             and req.call.name not in SYSTEM_TOOLS
         ):
             raise ValueError(
