@@ -65,7 +65,7 @@ class Responder:
                 if first is not None:
                     await self._speak(resp, sentences, first)
                 else:
-                    self._write_text(resp, plan.say)
+                    self._write_text(resp, sentences)
             for name, args in plan.calls:
                 self.session.writer.function_call(resp, name, args)
             self.session.finish_response(resp, plan)
@@ -86,9 +86,9 @@ class Responder:
         if wait > 0:
             await asyncio.sleep(wait)
 
-    def _write_text(self, resp: ActiveResponse, text: str) -> None:
+    def _write_text(self, resp: ActiveResponse, sentences: list[str]) -> None:
         self.session.writer.begin_message(resp)
-        for i, sentence in enumerate(split_sentences(text) or [text]):
+        for i, sentence in enumerate(sentences):
             self.session.writer.text(resp, (" " if i else "") + sentence)
         self.session.writer.end_message(resp)
 
