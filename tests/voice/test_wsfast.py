@@ -63,6 +63,22 @@ async def until(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
+@asynccontextmanager
+async def attached_server(
+    sink: Collector,
+) -> AsyncIterator[tuple[ClientConnection, StampedServerConnection]]:
+    """``fast_server`` whose connection hands every message to ``sink``: (client, server side)."""
+    conns: list[StampedServerConnection] = []
+
+    async def on_open(ws: StampedServerConnection) -> None:
+        ws.attach(sink)
+        conns.append(ws)
+
+    async with fast_server(on_open) as client:
+        await until(lambda: bool(conns))
+        yield client, conns[0]
+
+
 def raw_frames(*frames: Frame) -> bytes:
     """The bytes a client would send for these frames (masked)."""
     sender = Protocol(CLIENT, state=State.OPEN)
@@ -73,14 +89,7 @@ def raw_frames(*frames: Frame) -> bytes:
 
 async def test_every_message_reaches_the_sink_in_order_whatever_the_framing() -> None:
     sink = Collector()
-    conns: list[StampedServerConnection] = []
-
-    async def on_open(ws: StampedServerConnection) -> None:
-        ws.attach(sink)
-        conns.append(ws)
-
-    async with fast_server(on_open) as client:
-        await until(lambda: bool(conns))
+    async with attached_server(sink) as (client, server):
         await client.send("first")
         await client.send(b"\x00\x01binary")
         await client.send(["frag", "mented"])  # a fragmented text message
@@ -97,21 +106,14 @@ async def test_every_message_reaches_the_sink_in_order_whatever_the_framing() ->
         await asyncio.sleep(0.05)
         await client.send("after")  # on its own: the fast path parses again after the big frame
         await until(lambda: sink.taken[-1] == b"after")
-        assert conns[0]._fast
+        assert server._fast
 
 
 async def test_frames_split_at_every_byte_are_put_together() -> None:
     sink = Collector()
-    conns: list[StampedServerConnection] = []
-
-    async def on_open(ws: StampedServerConnection) -> None:
-        ws.attach(sink)
-        conns.append(ws)
-
     texts = ["a", "b" * 200, "c" * 70_000, "d" * 125, "e" * 126]
     data = raw_frames(*(Frame(Opcode.TEXT, t.encode()) for t in texts))
-    async with fast_server(on_open) as client:
-        await until(lambda: bool(conns))
+    async with attached_server(sink) as (client, _server):
         for at in range(0, 400):  # the first frames a byte at a time, then the rest at once
             client.transport.write(data[at : at + 1])
             await asyncio.sleep(0)
