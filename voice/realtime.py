@@ -53,10 +53,10 @@ __all__ = [
     "RealtimeRequestError",
     "RealtimeServerError",
     "ServerEvent",
-    "decode_audio_delta",
     "error_from_event",
     "event_from_frame",
     "parse_server_event",
+    "read_server_frame",
     "send_texts",
     "session_config",
     "turn_detection_config",
@@ -68,6 +68,7 @@ FATAL_ERROR_CODES = frozenset(
     {"beta_api_shape_disabled", "invalid_intent", "invalid_api_key", "session_expired", "insufficient_quota"}
 )
 _FATAL_ERROR_TYPES = frozenset({"authentication_error", "permission_error"})
+_AUDIO_DELTA = "response.output_audio.delta"
 TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
 
 
@@ -134,12 +135,18 @@ def error_from_event(event: RealtimeErrorEvent) -> RealtimeServerError:
     return cls(err.message, type=err.type, code=err.code, param=err.param, event_id=err.event_id)
 
 
-def parse_server_event(frame: str | bytes) -> ServerEvent:
-    """One frame → its typed GA event. Raises :class:`RealtimeProtocolError` for anything else."""
+def _loads(frame: str | bytes) -> Any:
+    """orjson, and the standard parser for what orjson refuses but JSON allows (a lone surrogate escape)."""
     try:
-        data = json.loads(frame)
-    except ValueError:
-        raise RealtimeProtocolError("realtime frame is not JSON") from None
+        return orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(frame)
+        except ValueError:
+            raise RealtimeProtocolError("realtime frame is not JSON") from None
+
+
+def _typed(data: Any) -> ServerEvent:
     if type(data) is not dict:
         raise RealtimeProtocolError("realtime frame is not a JSON object")
     cls = SERVER_EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
@@ -151,9 +158,7 @@ def parse_server_event(frame: str | bytes) -> ServerEvent:
         raise RealtimeProtocolError(f"invalid {data['type']} event: {exc.error_count()} errors") from None
 
 
-def event_from_frame(frame: str | bytes) -> ServerEvent:
-    """:func:`parse_server_event`, raising the fatal ``error`` events (a non-fatal one is returned)."""
-    event = parse_server_event(frame)
+def _raise_fatal(event: ServerEvent) -> ServerEvent:
     if event.type == "error":
         error = error_from_event(event)
         if error.fatal:
@@ -161,19 +166,19 @@ def event_from_frame(frame: str | bytes) -> ServerEvent:
     return event
 
 
-def decode_audio_delta(frame: str | bytes) -> tuple[str, str, str] | None:
-    """``(response_id, item_id, delta)`` of a ``response.output_audio.delta`` (the hot path), or None.
+def parse_server_event(frame: str | bytes) -> ServerEvent:
+    """One frame → its typed GA event. Raises :class:`RealtimeProtocolError` for anything else."""
+    return _typed(_loads(frame))
 
-    One ``orjson`` parse and type checks: it accepts only events the SDK's model accepts, with
-    the same values (every field of the model present with its exact JSON type). None for
-    anything else: give that frame to :func:`parse_server_event`, which types it or raises.
-    """
-    try:
-        data = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict or data.get("type") != "response.output_audio.delta":
-        return None
+
+def event_from_frame(frame: str | bytes) -> ServerEvent:
+    """:func:`parse_server_event`, raising the fatal ``error`` events (a non-fatal one is returned)."""
+    return _raise_fatal(parse_server_event(frame))
+
+
+def _delta_fields(data: dict[str, Any]) -> tuple[str, str, str] | None:
+    """An audio delta's ``(response_id, item_id, delta)`` when every field of the SDK's model is
+    present with its exact JSON type (so the model would accept it with the same values)."""
     rid, item, delta = data.get("response_id"), data.get("item_id"), data.get("delta")
     if (
         type(rid) is str
@@ -185,6 +190,22 @@ def decode_audio_delta(frame: str | bytes) -> tuple[str, str, str] | None:
     ):
         return rid, item, delta
     return None
+
+
+def read_server_frame(frame: str | bytes) -> tuple[str, str, str] | ServerEvent:
+    """The conversation's reading of a frame, parsed once (the hot path).
+
+    A ``response.output_audio.delta`` the SDK's model surely accepts comes back as its
+    ``(response_id, item_id, delta)``, with no model built; any other frame as
+    :func:`event_from_frame` returns it (fatal ``error`` events raised,
+    :class:`RealtimeProtocolError` for a frame that is not a GA event).
+    """
+    data = _loads(frame)
+    if type(data) is dict and data.get("type") == _AUDIO_DELTA:
+        hot = _delta_fields(data)
+        if hot is not None:
+            return hot
+    return _raise_fatal(_typed(data))
 
 
 # -- session configuration ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """One call's frames, both ways, through the bridge: the conversation's hot path.
 
 Each frame from Twilio or from the Realtime session is read cheaply when it is audio or a mark
-(:func:`voice.twilio_media.decode_hot`, :func:`voice.realtime.decode_audio_delta`; the typed
+(:func:`voice.twilio_media.decode_hot`, :func:`voice.realtime.read_server_frame`; the typed
 parsers read everything else), fed to the bridge, and the actions it returns are performed.
 
 Where that happens: a :class:`voice.wsfast.FastPath` socket offers each message to
@@ -37,8 +37,7 @@ from voice.realtime import (
     RealtimeClient,
     RealtimeError,
     RealtimeProtocolError,
-    decode_audio_delta,
-    event_from_frame,
+    read_server_frame,
 )
 from voice.recorder import Recorder
 from voice.twilio_media import ClearOut, MediaOut, TwilioFrameError, decode_hot
@@ -228,27 +227,26 @@ class Relay:
 
     def _from_realtime(self, frame: Data, t: int) -> tuple[list[Action], bool] | None:
         """The bridge's actions for a Realtime event, and whether it was agent audio; None if skipped."""
-        hot = decode_audio_delta(frame)
-        if hot is not None:  # agent audio: the hot path
-            response_id, item_id, delta = hot
-            try:
-                self._delta = (delta, _a2b(delta, strict_mode=True))
-            except binascii.Error:
-                self.malformed += 1
-                return None
-            return self.bridge.on_audio_delta(response_id, item_id, delta, len(self._delta[1])), True
         try:
-            event: Any = event_from_frame(frame)
+            got: Any = read_server_frame(frame)
         except RealtimeProtocolError:
             self.malformed += 1
             return None
         except RealtimeError as exc:
             self._fatal(exc)
             return None
-        kind, meter = event.type, self.meter
-        if kind == _DELTA:  # one decode_audio_delta left to the SDK's model
+        if type(got) is tuple:  # agent audio: the hot path
+            response_id, item_id, delta = got
             try:
-                self._delta = (event.delta, _a2b(event.delta, strict_mode=True))
+                self._delta = (delta, _a2b(delta, strict_mode=True))
+            except binascii.Error:
+                self.malformed += 1
+                return None
+            return self.bridge.on_audio_delta(response_id, item_id, delta, len(self._delta[1])), True
+        kind, meter = got.type, self.meter
+        if kind == _DELTA:  # a delta the fast reading left to the SDK's model
+            try:
+                self._delta = (got.delta, _a2b(got.delta, strict_mode=True))
             except binascii.Error:
                 self.malformed += 1
                 return None
@@ -257,10 +255,10 @@ class Relay:
         elif kind == "input_audio_buffer.speech_started":
             meter.speech_started()
         elif kind == "response.function_call_arguments.done":
-            meter.tool_call_received(event.call_id, t)
+            meter.tool_call_received(got.call_id, t)
         elif kind == "error":
             self.realtime_errors += 1
-        return self.bridge.on_realtime(event), kind == _DELTA
+        return self.bridge.on_realtime(got), kind == _DELTA
 
     def _fatal(self, exc: RealtimeError) -> None:
         self._rt_over = True
