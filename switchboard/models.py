@@ -110,6 +110,12 @@ class AgentProfile(_Model):
         default=None, description="Left on an answering machine (outbound); None hangs up without a message."
     )
     turn_detection: TurnDetection = Field(default_factory=TurnDetection)
+    transcription_prompt: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="What the input transcription should expect: names, numbers and how they are said "
+        "(the Realtime session's audio.input.transcription.prompt).",
+    )
     tools: list[ToolSpec] = Field(min_length=1, max_length=8)
     guardrails: Guardrails
     summary_schema: str = Field(description="Name of the summary schema for this job.")

@@ -228,6 +228,9 @@ def turn_detection_config(td: TurnDetection, *, interrupt_response: bool | None 
 
 def session_config(profile: AgentProfile) -> dict[str, Any]:
     """The ``session`` of the opening ``session.update``: μ-law both ways, so audio passes through."""
+    transcription: dict[str, str] = {"model": TRANSCRIPTION_MODEL}
+    if profile.transcription_prompt:
+        transcription["prompt"] = profile.transcription_prompt
     return {
         "type": "realtime",
         "output_modalities": ["audio"],
@@ -240,7 +243,7 @@ def session_config(profile: AgentProfile) -> dict[str, Any]:
         "audio": {
             "input": {
                 "format": {"type": "audio/pcmu"},
-                "transcription": {"model": TRANSCRIPTION_MODEL},
+                "transcription": transcription,
                 "turn_detection": turn_detection_config(profile.turn_detection),
             },
             "output": {"format": {"type": "audio/pcmu"}, "voice": profile.voice},

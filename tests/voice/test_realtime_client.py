@@ -210,3 +210,16 @@ async def test_send_texts_writes_in_order_and_raises_once_closed() -> None:
         with pytest.raises(ConnectionClosed):
             await send_texts(ws, "late")
     assert got == ["a", "b", *(str(n) * 2000 for n in range(200)), "z"]
+
+
+def test_a_profiles_transcription_prompt_goes_into_the_session() -> None:
+    from switchboard.profiles import load_profile
+    from voice.realtime import session_config
+
+    profile = load_profile("job_status")
+    assert profile.transcription_prompt
+    session = session_config(profile)
+    assert session["audio"]["input"]["transcription"]["prompt"] == profile.transcription_prompt
+    assert_client_event({"type": "session.update", "session": session})  # the SDK's GA shape
+    plain = session_config(profile.model_copy(update={"transcription_prompt": None}))
+    assert "prompt" not in plain["audio"]["input"]["transcription"]
