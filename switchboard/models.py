@@ -114,7 +114,8 @@ class AgentProfile(_Model):
         default=None,
         max_length=1000,
         description="What the input transcription should expect: names, numbers and how they are said "
-        "(the Realtime session's audio.input.transcription.prompt).",
+        "(the Realtime session's audio.input.transcription.prompt). Score it with the evals before "
+        "shipping it: a prompt can hurt as well as help, and example numbers in it get copied.",
     )
     tools: list[ToolSpec] = Field(min_length=1, max_length=8)
     guardrails: Guardrails
