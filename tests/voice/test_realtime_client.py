@@ -216,7 +216,7 @@ def test_a_profiles_transcription_prompt_goes_into_the_session() -> None:
     from switchboard.profiles import load_profile
     from voice.realtime import session_config
 
-    profile = load_profile("support_triage")
+    profile = load_profile("lead_qualification")
     assert profile.transcription_prompt
     session = session_config(profile)
     assert session["audio"]["input"]["transcription"]["prompt"] == profile.transcription_prompt
