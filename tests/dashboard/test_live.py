@@ -69,7 +69,8 @@ async def test_live_call_transcript_approval_whisper_and_take_over(
         # The call appears without a reload, pushed by the server.
         card = page.locator(f"#call-{call.call_id}")
         await card.wait_for()
-        assert "job_status" in await card.locator(".profile").inner_text()
+        # The card can show before its profile does ("…" until the first state arrives).
+        await card.locator(".profile", has_text="job_status").wait_for()
         assert await card.locator(".caller").inner_text() == "+614•••••678"
 
         await call.handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True, said="yes"))
