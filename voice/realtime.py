@@ -195,17 +195,20 @@ def _delta_fields(data: dict[str, Any]) -> tuple[str, str, str] | None:
 def read_server_frame(frame: str | bytes) -> tuple[str, str, str] | ServerEvent:
     """The conversation's reading of a frame, parsed once (the hot path).
 
-    A ``response.output_audio.delta`` the SDK's model surely accepts comes back as its
-    ``(response_id, item_id, delta)``, with no model built; any other frame as
-    :func:`event_from_frame` returns it (fatal ``error`` events raised,
-    :class:`RealtimeProtocolError` for a frame that is not a GA event).
+    A ``response.output_audio.delta`` comes back as its ``(response_id, item_id, delta)``: read
+    from the parsed JSON when the SDK's model surely accepts it, through the model when unsure.
+    Any other frame comes back as :func:`event_from_frame` returns it (fatal ``error`` events
+    raised, :class:`RealtimeProtocolError` for a frame that is not a GA event).
     """
     data = _loads(frame)
     if type(data) is dict and data.get("type") == _AUDIO_DELTA:
         hot = _delta_fields(data)
         if hot is not None:
             return hot
-    return _raise_fatal(_typed(data))
+    event: Any = _raise_fatal(_typed(data))
+    if event.type == _AUDIO_DELTA:
+        return event.response_id, event.item_id, event.delta
+    return event
 
 
 # -- session configuration ---------------------------------------------------------------------

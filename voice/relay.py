@@ -49,7 +49,6 @@ FrameProbe = Callable[[str, int], None]
 """Benchmarks' per-frame probe: ``("in" | "out" | "clear", ns from arrival to forwarded)``."""
 Finish = Callable[..., None]  # (reason, transfer_to=None, error=None)
 
-_DELTA = "response.output_audio.delta"
 _APPEND_HEAD, _APPEND_TAIL = '{"type":"input_audio_buffer.append","audio":"', '"}'
 _a2b = binascii.a2b_base64
 
@@ -235,7 +234,7 @@ class Relay:
         except RealtimeError as exc:
             self._fatal(exc)
             return None
-        if type(got) is tuple:  # agent audio: the hot path
+        if type(got) is tuple:  # agent audio
             response_id, item_id, delta = got
             try:
                 self._delta = (delta, _a2b(delta, strict_mode=True))
@@ -244,13 +243,7 @@ class Relay:
                 return None
             return self.bridge.on_audio_delta(response_id, item_id, delta, len(self._delta[1])), True
         kind, meter = got.type, self.meter
-        if kind == _DELTA:  # a delta the fast reading left to the SDK's model
-            try:
-                self._delta = (got.delta, _a2b(got.delta, strict_mode=True))
-            except binascii.Error:
-                self.malformed += 1
-                return None
-        elif kind == "input_audio_buffer.speech_stopped":
+        if kind == "input_audio_buffer.speech_stopped":
             meter.speech_stopped(t)
         elif kind == "input_audio_buffer.speech_started":
             meter.speech_started()
@@ -258,7 +251,7 @@ class Relay:
             meter.tool_call_received(got.call_id, t)
         elif kind == "error":
             self.realtime_errors += 1
-        return self.bridge.on_realtime(got), kind == _DELTA
+        return self.bridge.on_realtime(got), False
 
     def _fatal(self, exc: RealtimeError) -> None:
         self._rt_over = True
