@@ -27,8 +27,9 @@ The search goes upward from 200 calls while p99 (in and out) stays under 5 ms wi
 stops after a level where the load generator itself fell behind (more than 1 % late slots), since
 a higher level would measure the generator. The per-frame figures start when the server reads a
 frame, so time a frame waits in the kernel while the server's core is saturated shows in the
-loop lag instead (its resolution is 1 ms on uvloop). The load average is recorded with every level, because
-the machine may be shared.
+loop lag instead (on ``perf_counter``; uvloop's timers fire on a whole-ms clock, so up to 1 ms of
+it is timer rounding). The load average is recorded with every level, because the machine may be
+shared.
 
 Every process runs on uvloop when it is installed, as the voice worker does (``--loop asyncio``
 for the standard loop), and the server freezes its start-up heap as the voice worker does.
@@ -50,6 +51,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from time import perf_counter_ns
 from typing import Any
 
 import numpy as np
@@ -121,11 +123,12 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
         )
 
     async def loop_lag() -> None:  # how late the server's own loop wakes: its core, not its peers
-        loop = asyncio.get_running_loop()
+        # perf_counter, not loop.time(): uvloop's clock is cached per iteration in whole ms, so a
+        # deadline computed late in a long iteration would start early and overstate the lag.
         while True:
-            due = loop.time() + 0.005
+            due = perf_counter_ns() + 5_000_000
             await asyncio.sleep(0.005)
-            samples["loop_lag"].append(int((loop.time() - due) * 1e9))
+            samples["loop_lag"].append(perf_counter_ns() - due)
 
     lag_task = asyncio.ensure_future(loop_lag())
     commands = _commands(pipe)
