@@ -34,7 +34,11 @@ shared.
 Every process runs on uvloop when it is installed, as the voice worker does (``--loop asyncio``
 for the standard loop), and the server freezes its start-up heap as the voice worker does.
 Before the levels, :mod:`bench.bridge_micro` measures the CPU of one call-second of traffic
-through the old parse-and-forward path and the new one, in one process pinned to core 0.
+through the old parse-and-forward path and the new one, in one process pinned to core 0. After
+them, :mod:`bench.relay_floor` measures the baseline at 100 and 200 calls and at the best level: a
+relay forwarding the same traffic untouched on the same websocket layer and event loop, so
+``cpu_over_floor`` is what Switchboard's own work (parsing, the bridge, the recording, the meters)
+multiplies a call's CPU by.
 
 Run: ``.venv/bin/python -m bench.bench_bridge`` (``--levels 100 --no-search --profile p.prof``
 profiles the server with cProfile at 100 calls).
@@ -57,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import percentiles, report
+from bench.relay_floor import measure_floor
 from infra.testing import isolated_settings
 from switchboard.config import Settings
 from switchboard.tokens import sign_stream_token
@@ -400,6 +405,14 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop
         (c for c, f in runs.items() if _ok(f) and f["loop_lag"].get("p99", 1e9) < P99_LIMIT_MS), default=0
     )
     figures["search_stopped_by_generator"] = limited_by_generator
+    # The baseline, in the same run: a relay forwarding the same traffic with nothing else to do.
+    for calls in sorted({c for c in (100, 200, best) if c in runs and c >= 100}):
+        floor = measure_floor(calls, uvloop=uvloop)
+        print(f"{calls} calls, bare relay: {floor}", flush=True)
+        figures[f"floor@{calls}"] = floor
+        figures[f"cpu_over_floor@{calls}"] = round(
+            runs[calls]["cpu_ms_per_call_s"] / floor["cpu_ms_per_call_s"], 2
+        )
     report(
         "bench_bridge",
         figures,
@@ -407,8 +420,9 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop
         f"{WINDOW_S:.0f} s window per level, {TAIL_S:.0f} s of silence before hang-up; calls spread over "
         f"{SLOTS} slots of the 20 ms period; cpu = server process CPU ms per call per second; "
         "micro = CPU of one call-second of traffic through the old and the new path, in-process, no "
-        "sockets (bench/bridge_micro.py); loadavg = os.getloadavg() before and after each level "
-        "(the machine may be shared)",
+        "sockets (bench/bridge_micro.py); floor = a relay forwarding the same traffic untouched on the "
+        "same websocket layer (bench/relay_floor.py), cpu_over_floor = server CPU over the floor's; "
+        "loadavg = os.getloadavg() before and after each level (the machine may be shared)",
     )
 
 
