@@ -40,6 +40,10 @@ relay forwarding the same traffic untouched on the same websocket layer and even
 ``cpu_over_floor`` is what Switchboard's own work (parsing, the bridge, the recording, the meters)
 multiplies a call's CPU by.
 
+With ``--tls`` the Realtime leg is wss:// (a throwaway CA from trustme, trusted through
+``SSL_CERT_FILE``), as the leg to OpenAI is in production, the floor's upstream leg too, and the
+figures go to ``bench/out/bench_bridge_tls.json``.
+
 Run: ``.venv/bin/python -m bench.bench_bridge`` (``--levels 100 --no-search --profile p.prof``
 profiles the server with cProfile at 100 calls).
 """
@@ -60,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import percentiles, report
+from bench.common import TlsFiles, make_tls_files, percentiles, report
 from bench.relay_floor import measure_floor
 from infra.testing import isolated_settings
 from switchboard.config import Settings
@@ -96,9 +100,13 @@ def _commands(pipe: Connection) -> asyncio.Queue[Any]:
 # -- the server process (core 0) -------------------------------------------------------------------
 
 
-def _server_main(settings: Settings, pipe: Connection, profile_path: str | None, uvloop: bool) -> None:
+def _server_main(
+    settings: Settings, pipe: Connection, profile_path: str | None, uvloop: bool, tls: TlsFiles | None
+) -> None:
     from voice.serve import run
 
+    if tls is not None:  # the voice worker trusts the stand-in's CA as it trusts OpenAI's: by default
+        os.environ["SSL_CERT_FILE"] = tls.ca
     _pin(0)
     run(_serve(settings, pipe, profile_path), use_uvloop=uvloop)
 
@@ -172,18 +180,19 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
 # -- the Realtime stand-in process (core 1) --------------------------------------------------------
 
 
-def _tone_main(port: int, pipe: Connection, uvloop: bool) -> None:
+def _tone_main(port: int, pipe: Connection, uvloop: bool, tls: TlsFiles | None) -> None:
     from voice.serve import run
 
     _pin(1)
-    run(_tone(port, pipe), use_uvloop=uvloop)
+    run(_tone(port, pipe, tls), use_uvloop=uvloop)
 
 
-async def _tone(port: int, pipe: Connection) -> None:
+async def _tone(port: int, pipe: Connection, tls: TlsFiles | None) -> None:
     from tests.voice.tone_realtime import ToneRealtime
 
     commands = _commands(pipe)
-    async with ToneRealtime(port, reply_ms=1800, chunk_ms=100) as tone_rt:
+    context = tls.server_context() if tls else None
+    async with ToneRealtime(port, reply_ms=1800, chunk_ms=100, tls=context) as tone_rt:
         pipe.send("ready")
         while (await commands.get()) != "quit":
             sessions, tone_rt.sessions = tone_rt.sessions, []
@@ -341,18 +350,31 @@ def _micro(mp_ctx: Any) -> dict[str, Any]:
     return result
 
 
-def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool) -> None:
+def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool, tls: bool) -> None:
+    with TemporaryDirectory() as certs:
+        _main(levels, search, profile_path, uvloop, make_tls_files(Path(certs)) if tls else None)
+
+
+def _main(
+    levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool, tls: TlsFiles | None
+) -> None:
     mp_ctx = mp.get_context("spawn")
     micro = _micro(mp_ctx)
     print(f"per-frame CPU micro-benchmark: {micro}", flush=True)
     with TemporaryDirectory() as home:
         settings = isolated_settings(Path(home))
+        if tls is not None:
+            settings = settings.model_copy(
+                update={"realtime_url": settings.realtime_url.replace("ws:", "wss:", 1)}
+            )
         server_pipe, theirs = mp_ctx.Pipe()
         tone_pipe, tone_theirs = mp_ctx.Pipe()
         procs = [
-            mp_ctx.Process(target=_server_main, args=(settings, theirs, profile_path, uvloop), daemon=True),
             mp_ctx.Process(
-                target=_tone_main, args=(settings.ports.realtime, tone_theirs, uvloop), daemon=True
+                target=_server_main, args=(settings, theirs, profile_path, uvloop, tls), daemon=True
+            ),
+            mp_ctx.Process(
+                target=_tone_main, args=(settings.ports.realtime, tone_theirs, uvloop, tls), daemon=True
             ),
         ]
         callers = []
@@ -407,14 +429,15 @@ def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop
     figures["search_stopped_by_generator"] = limited_by_generator
     # The baseline, in the same run: a relay forwarding the same traffic with nothing else to do.
     for calls in sorted({c for c in (100, 200, best) if c in runs and c >= 100}):
-        floor = measure_floor(calls, uvloop=uvloop)
+        floor = measure_floor(calls, uvloop=uvloop, tls=tls)
         print(f"{calls} calls, bare relay: {floor}", flush=True)
         figures[f"floor@{calls}"] = floor
         figures[f"cpu_over_floor@{calls}"] = round(
             runs[calls]["cpu_ms_per_call_s"] / floor["cpu_ms_per_call_s"], 2
         )
+    figures["realtime_leg"] = "wss (TLS)" if tls else "ws"
     report(
-        "bench_bridge",
+        "bench_bridge_tls" if tls else "bench_bridge",
         figures,
         notes=f"server alone on core 0 ({loop_name}); tone Realtime + {CALLER_PROCS} caller processes on core 1; "
         f"{WINDOW_S:.0f} s window per level, {TAIL_S:.0f} s of silence before hang-up; calls spread over "
@@ -432,5 +455,6 @@ if __name__ == "__main__":
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--profile", help="cProfile the server over the (last) window, to this file")
+    parser.add_argument("--tls", action="store_true", help="the Realtime leg over wss://, as to OpenAI")
     args = parser.parse_args()
-    main(tuple(args.levels), not args.no_search, args.profile, args.loop == "uvloop")
+    main(tuple(args.levels), not args.no_search, args.profile, args.loop == "uvloop", args.tls)

@@ -1,12 +1,14 @@
-"""What every benchmark shares: percentiles, a printed table, and ``bench/out/<name>.json``."""
+"""What every benchmark shares: percentiles, a printed table, ``bench/out/<name>.json``, and TLS files."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import ssl
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,35 @@ def report(name: str, figures: Mapping[str, Any], *, notes: str = "") -> Path:
     }
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a 127.0.0.1 server certificate signed by it, as PEM files (trustme)."""
+
+    ca: str
+    chain: str
+    key: str
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.chain, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca)
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """Certificates for a benchmark's wss:// leg; a client trusts them through ``ca`` (or ``SSL_CERT_FILE``)."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    files = TlsFiles(ca=str(folder / "ca.pem"), chain=str(folder / "chain.pem"), key=str(folder / "key.pem"))
+    ca.cert_pem.write_to_path(files.ca)
+    cert.private_key_pem.write_to_path(files.key)
+    with open(files.chain, "wb") as chain:
+        for blob in cert.cert_chain_pems:
+            chain.write(blob.bytes())
+    return files

@@ -10,7 +10,8 @@ ratio shows what Switchboard's own work (parsing, the bridge, the recording, the
 
 Two helper processes on core 1: the Twilio side (clients sending media on a drift-free 20 ms
 schedule over 10 slots, echoing a mark per chunk) and the upstream side (a server that counts the
-media and sends each connection a chunk every 160 ms).
+media and sends each connection a chunk every 160 ms). With ``tls``, the upstream leg is wss://, as
+the leg to OpenAI is in production.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from bench.common import TlsFiles
 from voice.media_server import StampedServerConnection
 from voice.realtime import StampedClientConnection
 from voice.serve import run
@@ -63,18 +65,22 @@ async def _commands(pipe: Connection) -> asyncio.Queue[Any]:
 # -- the relay (core 0) ------------------------------------------------------------------------------
 
 
-def _relay_main(pipe: Connection, upstream_port: int, uvloop: bool) -> None:
+def _relay_main(pipe: Connection, upstream_port: int, uvloop: bool, tls: TlsFiles | None) -> None:
     _pin(0)
-    run(_relay(pipe, upstream_port), use_uvloop=uvloop)
+    run(_relay(pipe, upstream_port, tls), use_uvloop=uvloop)
 
 
-async def _relay(pipe: Connection, upstream_port: int) -> None:
+async def _relay(pipe: Connection, upstream_port: int, tls: TlsFiles | None) -> None:
     dropped = 0
+    scheme, client_tls = ("wss", tls.client_context()) if tls else ("ws", None)
 
     async def handler(twilio: ServerConnection) -> None:
         nonlocal dropped
         up: Any = await connect(
-            f"ws://127.0.0.1:{upstream_port}/", create_connection=StampedClientConnection, compression=None
+            f"{scheme}://127.0.0.1:{upstream_port}/",
+            create_connection=StampedClientConnection,
+            compression=None,
+            ssl=client_tls,
         )
 
         def from_twilio(message: bytes, t: int) -> bool:
@@ -131,12 +137,12 @@ async def _relay(pipe: Connection, upstream_port: int) -> None:
 # -- the upstream side (core 1) ----------------------------------------------------------------------
 
 
-def _upstream_main(pipe: Connection, uvloop: bool) -> None:
+def _upstream_main(pipe: Connection, uvloop: bool, tls: TlsFiles | None) -> None:
     _pin(1)
-    run(_upstream(pipe), use_uvloop=uvloop)
+    run(_upstream(pipe, tls), use_uvloop=uvloop)
 
 
-async def _upstream(pipe: Connection) -> None:
+async def _upstream(pipe: Connection, tls: TlsFiles | None) -> None:
     received = 0
     conns: list[Any] = []
 
@@ -164,7 +170,12 @@ async def _upstream(pipe: Connection) -> None:
             k += 1
 
     async with serve(
-        handler, "127.0.0.1", 0, create_connection=StampedServerConnection, compression=None
+        handler,
+        "127.0.0.1",
+        0,
+        create_connection=StampedServerConnection,
+        compression=None,
+        ssl=tls.server_context() if tls else None,
     ) as server:
         task = asyncio.ensure_future(chunks())
         commands = await _commands(pipe)
@@ -220,16 +231,17 @@ async def _twilio(pipe: Connection, port: int, calls: int) -> None:
 # -- one level -----------------------------------------------------------------------------------------
 
 
-def measure_floor(calls: int, *, uvloop: bool = True) -> dict[str, Any]:
-    """The relay's CPU ms per call-second, its loop lag p99 and any drops, at ``calls`` calls."""
+def measure_floor(calls: int, *, uvloop: bool = True, tls: TlsFiles | None = None) -> dict[str, Any]:
+    """The relay's CPU ms per call-second, its loop lag p99 and any drops, at ``calls`` calls
+    (with ``tls``, over wss:// to the upstream side)."""
     ctx = mp.get_context("spawn")
     relay_pipe, relay_theirs = ctx.Pipe()
     up_pipe, up_theirs = ctx.Pipe()
     tw_pipe, tw_theirs = ctx.Pipe()
-    upstream = ctx.Process(target=_upstream_main, args=(up_theirs, uvloop), daemon=True)
+    upstream = ctx.Process(target=_upstream_main, args=(up_theirs, uvloop, tls), daemon=True)
     upstream.start()
     up_port = up_pipe.recv()
-    relay = ctx.Process(target=_relay_main, args=(relay_theirs, up_port, uvloop), daemon=True)
+    relay = ctx.Process(target=_relay_main, args=(relay_theirs, up_port, uvloop, tls), daemon=True)
     relay.start()
     port = relay_pipe.recv()
     twilio = ctx.Process(target=_twilio_main, args=(tw_theirs, port, calls, uvloop), daemon=True)

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import re
+import ssl
 import zlib
 from collections import Counter
 from typing import Any
@@ -294,8 +295,10 @@ class ToneRealtime:
         lead_ms: int = 200,
         silence_ms: int = 200,
         tools: dict[int, tuple[str, dict[str, Any]]] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.port, self.reply_ms, self.chunk_ms, self.lead_ms = port, reply_ms, chunk_ms, lead_ms
+        self.tls = tls  # serve wss:// with this context, as OpenAI does
         self.silence_ms = silence_ms
         self.tools = dict(tools or {})
         self.sessions: list[ToneSession] = []
@@ -304,11 +307,17 @@ class ToneRealtime:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime?model=gpt-realtime"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/v1/realtime?model=gpt-realtime"
 
     async def __aenter__(self) -> ToneRealtime:
         self._server = await serve(
-            self._session, "127.0.0.1", self.port, compression=None, max_size=2**24, create_connection=_Conn
+            self._session,
+            "127.0.0.1",
+            self.port,
+            compression=None,
+            max_size=2**24,
+            create_connection=_Conn,
+            ssl=self.tls,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
