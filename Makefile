@@ -61,6 +61,7 @@ evals: install chromium
 bench: install
 	$(VENV)/bin/python -m bench.bench_workflow
 	$(VENV)/bin/python -m bench.bench_bridge
+	$(VENV)/bin/python -m bench.bench_bridge --tls
 	$(VENV)/bin/python -m bench.bench_engine
 
 clean: down
