@@ -18,6 +18,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.tools.system import RECORD_CONSENT
@@ -77,7 +78,7 @@ class WorkflowHooks:
             request = ToolCallRequest(call=call, cancelled=cancelled)
             return await self.handle.execute_update("run_tool", request, result_type=ToolResult)
         except WorkflowUpdateFailedError as err:
-            reason = str(err.cause or err)
+            reason = rejection_reason(err)
             with contextlib.suppress(RPCError):
                 await self.handle.signal("tool_rejected", ToolRejected(call=call, reason=reason))
             return ToolResult(
@@ -90,6 +91,15 @@ class WorkflowHooks:
     async def on_event(self, name: str, data: dict[str, Any]) -> None:
         if name in ("transfer", "transfer_ready"):
             await self.handle.signal("transfer_line_played", TransferReady(at_ms=int(data.get("at_ms", 0))))
+
+
+def rejection_reason(err: WorkflowUpdateFailedError) -> str:
+    """Why the workflow refused a tool call, as the model reads it: the validator's words, without
+    the Python exception type that ``str()`` of a Temporal failure puts in front of them."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.message:
+        return cause.message
+    return str(cause or err)
 
 
 class VoiceActivities:
