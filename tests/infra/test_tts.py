@@ -19,5 +19,7 @@ async def test_piper_process_speaks_mulaw(tts_settings: Settings) -> None:
         await tts.aclose()
     ms = len(audio) / BYTES_PER_MS
     assert 1000 < ms < 4000
-    assert len(slow) > len(audio) * 1.2  # a slow talker takes longer
+    # A slow talker takes longer. length_scale 1.4 stretches the phonemes, but Piper draws duration noise
+    # per synthesis and its edge silence does not stretch: 1.20 to 1.36 times as long across runs.
+    assert len(slow) > len(audio) * 1.1
     assert rms_dbfs(mulaw_decode(audio)) > -30  # real speech, not silence
