@@ -59,12 +59,11 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from time import perf_counter_ns
 from typing import Any
 
 import numpy as np
 
-from bench.common import TlsFiles, make_tls_files, percentiles, report
+from bench.common import TlsFiles, command_queue, loop_lag, make_tls_files, percentiles, pin, report
 from bench.relay_floor import measure_floor
 from infra.testing import isolated_settings
 from switchboard.config import Settings
@@ -82,19 +81,8 @@ CHECKS = ("caller_bytes_lost", "agent_chunks_lost", "errors", "clears", "late_sl
 LATE_LIMIT = 0.01  # a generator late on more slots than this is the bottleneck, not the server
 
 
-def _pin(core: int) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {core})
-
-
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
-
-
-def _commands(pipe: Connection) -> asyncio.Queue[Any]:
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    asyncio.get_running_loop().add_reader(pipe.fileno(), lambda: queue.put_nowait(pipe.recv()))
-    return queue
 
 
 # -- the server process (core 0) -------------------------------------------------------------------
@@ -107,7 +95,7 @@ def _server_main(
 
     if tls is not None:  # the voice worker trusts the stand-in's CA as it trusts OpenAI's: by default
         os.environ["SSL_CERT_FILE"] = tls.ca
-    _pin(0)
+    pin(0)
     run(_serve(settings, pipe, profile_path), use_uvloop=uvloop)
 
 
@@ -135,16 +123,8 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
             )
         )
 
-    async def loop_lag() -> None:  # how late the server's own loop wakes: its core, not its peers
-        # perf_counter, not loop.time(): uvloop's clock is cached per iteration in whole ms, so a
-        # deadline computed late in a long iteration would start early and overstate the lag.
-        while True:
-            due = perf_counter_ns() + 5_000_000
-            await asyncio.sleep(0.005)
-            samples["loop_lag"].append(perf_counter_ns() - due)
-
-    lag_task = asyncio.ensure_future(loop_lag())
-    commands = _commands(pipe)
+    lag_task = asyncio.ensure_future(loop_lag(samples["loop_lag"]))
+    commands = command_queue(pipe)
     async with MediaServer(settings, handler=handler):
         settle_heap()
         pipe.send(("ready", event_loop_name()))
@@ -183,14 +163,14 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
 def _tone_main(port: int, pipe: Connection, uvloop: bool, tls: TlsFiles | None) -> None:
     from voice.serve import run
 
-    _pin(1)
+    pin(1)
     run(_tone(port, pipe, tls), use_uvloop=uvloop)
 
 
 async def _tone(port: int, pipe: Connection, tls: TlsFiles | None) -> None:
     from tests.voice.tone_realtime import ToneRealtime
 
-    commands = _commands(pipe)
+    commands = command_queue(pipe)
     context = tls.server_context() if tls else None
     async with ToneRealtime(port, reply_ms=1800, chunk_ms=100, tls=context) as tone_rt:
         pipe.send("ready")
@@ -211,7 +191,7 @@ async def _tone(port: int, pipe: Connection, tls: TlsFiles | None) -> None:
 def _callers_main(settings: Settings, pipe: Connection, uvloop: bool) -> None:
     from voice.serve import run
 
-    _pin(1)
+    pin(1)
     run(_callers(settings, pipe), use_uvloop=uvloop)
 
 
@@ -221,7 +201,7 @@ async def _callers(settings: Settings, pipe: Connection) -> None:
 
     silence = b"\xff" * 160
     silence_b64 = base64.b64encode(silence).decode()
-    commands = _commands(pipe)
+    commands = command_queue(pipe)
     while (command := await commands.get()) != "quit":
         _, numbers, total = command
         drivers: list[tuple[int, TwilioDriver, bytes, str]] = []
@@ -335,7 +315,7 @@ def _line(calls: int, f: dict[str, Any]) -> str:
 def _micro_main(pipe: Connection) -> None:
     from bench.bridge_micro import measure
 
-    _pin(0)
+    pin(0)
     pipe.send(measure())
 
 

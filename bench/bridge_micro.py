@@ -31,6 +31,7 @@ from websockets.asyncio.connection import Connection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import CLIENT, SERVER, Protocol, Side, State
 
+from bench.common import MEDIA_FRAME, STREAM_SID
 from tests.voice.tone_realtime import tone
 from voice import twilio_media
 from voice.actions import AppendAudio, SendTwilio
@@ -44,11 +45,6 @@ from voice.wsfast import FastPath
 
 __all__ = ["measure"]
 
-_MEDIA = (
-    '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
-    '"timestamp":"%d","payload":"%s"},"streamSid":"MZ0123456789abcdef0123456789abcdef"}'
-)
-_SID = "MZ0123456789abcdef0123456789abcdef"
 _TD = {"type": "server_vad", "interrupt_response": True, "create_response": True}
 
 
@@ -118,7 +114,7 @@ def _traffic(seconds: int) -> list[tuple[str, bytes]]:
         for k in range(50):
             n = 50 * s + k
             seq += 1
-            out.append(("tw", _wire(CLIENT, [_MEDIA % (seq, n, 20 * n, speech)])[0]))
+            out.append(("tw", _wire(CLIENT, [MEDIA_FRAME % (seq, n, 20 * n, speech)])[0]))
             if k % 5 == 4:  # an agent chunk every 100 ms, and the mark of the one before
                 m = 10 * s + k // 5
                 delta = {
@@ -127,7 +123,11 @@ def _traffic(seconds: int) -> list[tuple[str, bytes]]:
                 }  # fmt: skip
                 out.append(("rt", _wire(SERVER, [json.dumps(delta)])[0]))
                 if m:
-                    mark = {"event": "mark", "streamSid": _SID, "mark": {"name": f"item_1:{100 * m}:g0:m{m}"}}
+                    mark = {
+                        "event": "mark",
+                        "streamSid": STREAM_SID,
+                        "mark": {"name": f"item_1:{100 * m}:g0:m{m}"},
+                    }
                     seq += 1
                     out.append(("tw", _wire(CLIENT, [json.dumps({**mark, "sequenceNumber": str(seq)})])[0]))
     return out
@@ -167,9 +167,11 @@ async def _old_reader_realtime(rt: _Stamped, tw: Connection, bridge: Bridge, rec
                 message = action.message
                 if isinstance(message, MediaOut):
                     recorder.agent_audio(bridge.clock_ms, audio)
-                    text = twilio_media.encode(message, _SID)
+                    text = twilio_media.encode(message, STREAM_SID)
                 elif isinstance(message, MarkOut):
-                    text = json.dumps({"event": "mark", "streamSid": _SID, "mark": {"name": message.name}})
+                    text = json.dumps(
+                        {"event": "mark", "streamSid": STREAM_SID, "mark": {"name": message.name}}
+                    )
                 else:
                     continue
                 await _old_send(tw, text)
@@ -190,7 +192,7 @@ async def _run(kind: str, traffic: list[tuple[str, bytes]], home: Path) -> float
         ftw: Any = type("_Tw", (FastPath,), {})
         tw, rt = _open(ftw, SERVER), _open(ftw, CLIENT)
         relay = Relay(
-            tw, _SID, RealtimeClient(rt), bridge, recorder, LatencyMeter(),
+            tw, STREAM_SID, RealtimeClient(rt), bridge, recorder, LatencyMeter(),
             other=lambda action, t: None, finish=lambda *a, **k: None,
         )  # fmt: skip
         tw.attach(relay.twilio_now)

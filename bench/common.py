@@ -1,7 +1,10 @@
-"""What every benchmark shares: percentiles, a printed table, ``bench/out/<name>.json``, and TLS files."""
+"""What every benchmark shares: percentiles, a printed table, ``bench/out/<name>.json``; and what the
+multi-process ones share: pinning to a core, a command pipe, the loop-lag ticker, Twilio media
+frames and TLS files."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -9,7 +12,9 @@ import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
+from time import perf_counter_ns
 from typing import Any
 
 import numpy as np
@@ -17,6 +22,39 @@ from rich.console import Console
 from rich.table import Table
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
+
+STREAM_SID = "MZ0123456789abcdef0123456789abcdef"
+MEDIA_FRAME = (
+    '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
+    '"timestamp":"%d","payload":"%s"},"streamSid":"' + STREAM_SID + '"}'
+)
+"""A Twilio media frame as Twilio writes it: ``MEDIA_FRAME % (sequence, chunk, timestamp ms, payload)``."""
+
+
+def pin(core: int) -> None:
+    """Run this process on ``core`` only (where the machine has more than one)."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {core})
+
+
+def command_queue(pipe: Connection) -> asyncio.Queue[Any]:
+    """What the coordinator sends down ``pipe``, as a queue on the running loop."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    asyncio.get_running_loop().add_reader(pipe.fileno(), lambda: queue.put_nowait(pipe.recv()))
+    return queue
+
+
+async def loop_lag(samples: list[int], every_s: float = 0.005) -> None:
+    """Append, every ``every_s``, how late (ns) this process's loop woke: its core, not its peers.
+
+    On ``perf_counter``, not ``loop.time()``: uvloop's clock is cached per iteration in whole ms, so
+    a deadline computed late in a long iteration would start early and overstate the lag.
+    """
+    step = int(every_s * 1e9)
+    while True:
+        due = perf_counter_ns() + step
+        await asyncio.sleep(every_s)
+        samples.append(perf_counter_ns() - due)
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float]:
@@ -73,12 +111,11 @@ class TlsFiles:
     """A throwaway CA and a 127.0.0.1 server certificate signed by it, as PEM files (trustme)."""
 
     ca: str
-    chain: str
-    key: str
+    server: str  # the server's key and certificate chain, in one file
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.chain, self.key)
+        context.load_cert_chain(self.server)
         return context
 
     def client_context(self) -> ssl.SSLContext:
@@ -91,10 +128,7 @@ def make_tls_files(folder: Path) -> TlsFiles:
 
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = TlsFiles(ca=str(folder / "ca.pem"), chain=str(folder / "chain.pem"), key=str(folder / "key.pem"))
+    files = TlsFiles(ca=str(folder / "ca.pem"), server=str(folder / "server.pem"))
     ca.cert_pem.write_to_path(files.ca)
-    cert.private_key_pem.write_to_path(files.key)
-    with open(files.chain, "wb") as chain:
-        for blob in cert.cert_chain_pems:
-            chain.write(blob.bytes())
+    cert.private_key_and_cert_chain_pem.write_to_path(files.server)
     return files

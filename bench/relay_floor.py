@@ -18,21 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gc
 import multiprocessing as mp
-import os
 import time
 from multiprocessing.connection import Connection
-from time import perf_counter_ns
 from typing import Any
 
+import numpy as np
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from bench.common import TlsFiles
+from bench.common import MEDIA_FRAME, STREAM_SID, TlsFiles, command_queue, loop_lag, percentiles, pin
+from voice import twilio_media
 from voice.media_server import StampedServerConnection
 from voice.realtime import StampedClientConnection
-from voice.serve import run
+from voice.serve import run, settle_heap
+from voice.twilio_media import MediaOut
 from voice.wsfast import FastPath, writable, write_texts
 
 __all__ = ["measure_floor"]
@@ -40,33 +40,16 @@ __all__ = ["measure_floor"]
 WINDOW_S = 5.0
 SLOTS = 10
 CHUNK_EVERY_S = 0.16  # about 6 agent chunks a call-second, as in bench_bridge's traffic
-_SID = "MZ0123456789abcdef0123456789abcdef"
-_MEDIA = (
-    '{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
-    '"timestamp":"%d","payload":"' + base64.b64encode(bytes(range(160))).decode() + '"},'
-    '"streamSid":"' + _SID + '"}'
-)
-_CHUNK = '{"event":"media","streamSid":"' + _SID + '","media":{"payload":"'
-_CHUNK += base64.b64encode(bytes(800)).decode() + '"}}'
-_MARK = '{"event":"mark","sequenceNumber":"1","streamSid":"' + _SID + '","mark":{"name":"m"}}'
-
-
-def _pin(core: int) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {core})
-
-
-async def _commands(pipe: Connection) -> asyncio.Queue[Any]:
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    asyncio.get_running_loop().add_reader(pipe.fileno(), lambda: queue.put_nowait(pipe.recv()))
-    return queue
+_PAYLOAD = base64.b64encode(bytes(range(160))).decode()  # 20 ms of caller audio
+_CHUNK = twilio_media.encode(MediaOut(base64.b64encode(bytes(800)).decode()), STREAM_SID)  # 100 ms, down
+_MARK = '{"event":"mark","sequenceNumber":"1","streamSid":"' + STREAM_SID + '","mark":{"name":"m"}}'
 
 
 # -- the relay (core 0) ------------------------------------------------------------------------------
 
 
 def _relay_main(pipe: Connection, upstream_port: int, uvloop: bool, tls: TlsFiles | None) -> None:
-    _pin(0)
+    pin(0)
     run(_relay(pipe, upstream_port, tls), use_uvloop=uvloop)
 
 
@@ -107,21 +90,13 @@ async def _relay(pipe: Connection, upstream_port: int, tls: TlsFiles | None) -> 
         await up.close()
 
     lags: list[int] = []
-
-    async def ticker() -> None:
-        while True:
-            due = perf_counter_ns() + 5_000_000
-            await asyncio.sleep(0.005)
-            lags.append(perf_counter_ns() - due)
-
     async with serve(
         handler, "127.0.0.1", 0, create_connection=StampedServerConnection, compression=None
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
-        lag_task = asyncio.ensure_future(ticker())
-        gc.collect()
-        gc.freeze()
-        commands = await _commands(pipe)
+        lag_task = asyncio.ensure_future(loop_lag(lags))
+        settle_heap()
+        commands = command_queue(pipe)
         pipe.send(port)
         cpu0 = 0.0
         while (command := await commands.get()) != "quit":
@@ -129,7 +104,7 @@ async def _relay(pipe: Connection, upstream_port: int, tls: TlsFiles | None) -> 
                 cpu0, dropped = time.process_time(), 0
                 lags.clear()
             elif command == "collect":
-                lag = sorted(lags)[int(0.99 * (len(lags) - 1))] / 1e6 if lags else 0.0
+                lag = percentiles(np.asarray(lags) / 1e6).get("p99", 0.0)
                 pipe.send({"cpu_s": time.process_time() - cpu0, "loop_lag_p99_ms": lag, "dropped": dropped})
         lag_task.cancel()
 
@@ -138,7 +113,7 @@ async def _relay(pipe: Connection, upstream_port: int, tls: TlsFiles | None) -> 
 
 
 def _upstream_main(pipe: Connection, uvloop: bool, tls: TlsFiles | None) -> None:
-    _pin(1)
+    pin(1)
     run(_upstream(pipe, tls), use_uvloop=uvloop)
 
 
@@ -178,7 +153,7 @@ async def _upstream(pipe: Connection, tls: TlsFiles | None) -> None:
         ssl=tls.server_context() if tls else None,
     ) as server:
         task = asyncio.ensure_future(chunks())
-        commands = await _commands(pipe)
+        commands = command_queue(pipe)
         pipe.send(next(iter(server.sockets)).getsockname()[1])
         while (await commands.get()) != "quit":
             pipe.send(received)
@@ -189,7 +164,7 @@ async def _upstream(pipe: Connection, tls: TlsFiles | None) -> None:
 
 
 def _twilio_main(pipe: Connection, port: int, calls: int, uvloop: bool) -> None:
-    _pin(1)
+    pin(1)
     run(_twilio(pipe, port, calls), use_uvloop=uvloop)
 
 
@@ -209,7 +184,7 @@ async def _twilio(pipe: Connection, port: int, calls: int) -> None:
 
         ws.attach(echo)
         conns.append(ws)
-    commands = await _commands(pipe)
+    commands = command_queue(pipe)
     pipe.send("connected")
     t0 = await commands.get()
     for k in range(int((WINDOW_S + 1.0) * 50)):
@@ -219,7 +194,7 @@ async def _twilio(pipe: Connection, port: int, calls: int) -> None:
                 await asyncio.sleep(wait)
             else:
                 late += -wait > 0.02
-            frame = _MEDIA % (k, k, 20 * k)
+            frame = MEDIA_FRAME % (k, k, 20 * k, _PAYLOAD)
             for ws in conns[slot::SLOTS]:
                 if writable(ws):
                     write_texts(ws, frame)
