@@ -25,7 +25,7 @@ async def events_for(
     ``first_within_s``: how long to wait for the first one, where one is expected (default ``quiet_s``).
     """
     found: list[Event] = []
-    deadline = time.monotonic() + (first_within_s or quiet_s)
+    deadline = time.monotonic() + (quiet_s if first_within_s is None else first_within_s)
     while (left := deadline - time.monotonic()) > 0:
         event = await sub.next(left)
         if event is not None and event.call_id == call_id:
