@@ -104,7 +104,7 @@ class AgentProfile(_Model):
     instructions: str
     voice: str = "marin"
     disclosure: str = Field(description="The first utterance: AI identification and the consent question.")
-    goodbye: str = "Thank you for calling. Goodbye."
+    goodbye: str = "Goodbye!"  # short: the caller hears the hang-up within 1.5 s of their goodbye
     wrap_up: str = "We're nearly out of time, so I'll wrap up here. Someone will follow up with you. Goodbye."
     voicemail_message: str | None = Field(
         default=None, description="Left on an answering machine (outbound); None hangs up without a message."

@@ -35,6 +35,9 @@ from infra.realtime_engine.conversation import text_of
 
 _END = ("end_call", "hang_up")
 _HAND_OVER = ("escalat", "transfer")
+# A tool that ends the call without a line of its own gets this: short, so the caller hears the
+# hang-up within the 1.5 s budget after their goodbye (tests/infra/test_goodbyes.py times it).
+GOODBYE = "Goodbye!"
 _SAY_EXACTLY = re.compile(r"say exactly:\s*[\"“](.+?)[\"”]", re.IGNORECASE | re.DOTALL)
 _HUMAN = (
     "real person",
@@ -347,7 +350,7 @@ def _after_output(
                 )
         return Plan(say=f"Sorry, I couldn't do that: {reason}. Would you like to try again?")
     if tool is not None and any(f in tool.name.lower() for f in _END):
-        return Plan(say="Thank you for calling. Goodbye!")
+        return Plan(say=GOODBYE)
     if tool is not None and any(f in tool.name.lower() for f in _HAND_OVER):
         return Plan(say="Of course, let me connect you with a person now.")
     return Plan(say=phrasing.result(result))

@@ -230,7 +230,7 @@ def test_goodbye_escalation_and_off_scope() -> None:
     )
     plain = Call()
     plain.caller("Goodbye.")
-    assert plain.output('{"ok": true}').say == "Thank you for calling. Goodbye!"
+    assert plain.output('{"ok": true}').say == "Goodbye!"
     human = Call()
     handing = human.caller("Can I speak to a real person please?")
     assert handing.say is None and handing.calls[0][0] == "escalate"
