@@ -43,8 +43,6 @@ LEAD_SCRIPT: dict[str, Any] = {
         {"wait_for_agent": {"silence_ms": 1500}},
         {"say": "I want solar panels on my roof, and I'd like to start this month."},
         {"wait_for_agent": {"silence_ms": 1500}},
-        {"say": "Solar panels for my house."},
-        {"wait_for_agent": {"silence_ms": 1500}},
         {"say": "Could a specialist call me on Monday at two in the afternoon?"},
         {"wait_for_agent": {"silence_ms": 1500}},
         {"say": "Yes, that's right."},

@@ -13,8 +13,14 @@ TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
 class AvailabilityInput(ToolInput):
-    date: dt.date = Field(description="the day the caller wants, as YYYY-MM-DD")
-    after_time: str | None = Field(default=None, pattern=TIME_PATTERN, description="earliest time, HH:MM")
+    date: dt.date = Field(
+        description='the day the caller wants, as YYYY-MM-DD. Ask: "Which day would you like?"'
+    )
+    after_time: str | None = Field(
+        default=None,
+        pattern=TIME_PATTERN,
+        description='earliest time, HH:MM. Ask: "From what time are you free?"',
+    )
 
 
 class AvailabilityOutput(ToolOutput):
@@ -34,10 +40,21 @@ def check_availability(biz: BusinessSystem, _key: str, args: AvailabilityInput) 
 
 
 class BookingInput(WriteBackInput):
-    date: dt.date = Field(description="the appointment day, as YYYY-MM-DD")
-    time: str = Field(pattern=TIME_PATTERN, description="the appointment time, HH:MM")
-    name: str = Field(min_length=2, max_length=80, description="the patient's full name")
-    phone: str = Field(pattern=r"^\+?\d{8,15}$", description="the patient's phone number, digits only")
+    date: dt.date = Field(
+        description='the appointment day, as YYYY-MM-DD. Ask: "Which day would you like to come in?"'
+    )
+    time: str = Field(
+        pattern=TIME_PATTERN, description='the appointment time, HH:MM. Ask: "What time suits you?"'
+    )
+    name: str = Field(
+        min_length=2,
+        max_length=80,
+        description='the patient\'s full name. Ask: "Can I have your full name, please?"',
+    )
+    phone: str = Field(
+        pattern=r"^\+?\d{8,15}$",
+        description="the patient's phone number, digits only. Ask: \"What's the best number to reach you on?\"",
+    )
 
 
 class BookingOutput(ToolOutput):

@@ -7,7 +7,10 @@ from pydantic import Field
 from activities.business import BusinessSystem
 from activities.tools.base import Tool, ToolError, ToolInput, ToolOutput, WriteBackInput, spell_digits
 
-JOB_ID = Field(pattern=r"^\d{3,6}$", description="the job number, digits only")
+JOB_ID = Field(
+    pattern=r"^\d{3,6}$",
+    description='the job number, digits only. Ask: "Which job number are you calling about?"',
+)
 
 
 class JobStatusInput(ToolInput):
@@ -37,7 +40,11 @@ def get_job_status(biz: BusinessSystem, _key: str, args: JobStatusInput) -> JobS
 
 class JobNoteInput(WriteBackInput):
     job_id: str = JOB_ID
-    note: str = Field(min_length=2, max_length=500, description="the note to add to the job")
+    note: str = Field(
+        min_length=2,
+        max_length=500,
+        description='the note to add to the job. Ask: "What would you like the note to say?"',
+    )
 
 
 class JobNoteOutput(ToolOutput):

@@ -16,7 +16,9 @@ URGENT_WORDS = ("arrest", "custody", "injunction", "police", "bail", "eviction",
 
 class ConflictInput(ToolInput):
     other_party: str = Field(
-        min_length=2, max_length=120, description="the name of the other side in the matter"
+        min_length=2,
+        max_length=120,
+        description='the name of the other side in the matter. Ask: "Who is the other side in your matter?"',
     )
 
 
@@ -42,13 +44,27 @@ def is_urgent(description: str, court_date: date | None, today: date) -> bool:
 
 
 class MatterInput(WriteBackInput):
-    matter_type: MatterType = Field(description="the kind of legal matter")
-    description: str = Field(min_length=3, max_length=1000, description="what happened, in a sentence or two")
-    name: str = Field(min_length=2, max_length=80, description="the caller's full name")
-    phone: str = Field(
-        pattern=r"^\+?\d{8,15}$", description="the best phone number to call back, digits only"
+    matter_type: MatterType = Field(
+        description='the kind of legal matter. Ask: "What kind of legal matter do you need help with?"'
     )
-    court_date: date | None = Field(default=None, description="the next court date, if any, YYYY-MM-DD")
+    description: str = Field(
+        min_length=3,
+        max_length=1000,
+        description='what happened, in a sentence or two. Ask: "Can you tell me briefly what happened?"',
+    )
+    name: str = Field(
+        min_length=2,
+        max_length=80,
+        description='the caller\'s full name. Ask: "Can I have your full name, please?"',
+    )
+    phone: str = Field(
+        pattern=r"^\+?\d{8,15}$",
+        description='the best phone number to call back, digits only. Ask: "What\'s the best number to call you back on?"',
+    )
+    court_date: date | None = Field(
+        default=None,
+        description='the next court date, if any, YYYY-MM-DD. Ask: "When is your next court date?"',
+    )
 
 
 class MatterOutput(ToolOutput):

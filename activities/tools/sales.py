@@ -14,10 +14,12 @@ from activities.tools.clinic import TIME_PATTERN
 
 class QualifyInput(ToolInput):
     need: str = Field(
-        min_length=2, max_length=300, description="product or service they are interested in, in their words"
+        min_length=2,
+        max_length=300,
+        description='product or service they are interested in, in their words. Ask: "What are you interested in, panels or a battery?"',
     )
     timeframe: Literal["this week", "this month", "later"] = Field(
-        description="time frame to start the project"
+        description='time frame to start the project. Ask: "When would you like to start: this week, this month or later?"'
     )
 
 
@@ -34,8 +36,12 @@ def qualify_lead(_biz: BusinessSystem, _key: str, args: QualifyInput) -> Qualify
 
 
 class MeetingInput(WriteBackInput):
-    date: dt.date = Field(description="the meeting day, as YYYY-MM-DD")
-    time: str = Field(pattern=TIME_PATTERN, description="the meeting time, HH:MM")
+    date: dt.date = Field(
+        description='the meeting day, as YYYY-MM-DD. Ask: "Which day suits you for a call with a specialist?"'
+    )
+    time: str = Field(
+        pattern=TIME_PATTERN, description='the meeting time, HH:MM. Ask: "What time suits you?"'
+    )
 
 
 class MeetingOutput(ToolOutput):

@@ -11,7 +11,10 @@ from activities.tools.base import Tool, ToolError, ToolInput, ToolOutput, WriteB
 
 
 class CustomerInput(ToolInput):
-    account: str = Field(pattern=r"^\d{6}$", description="the customer's six digit account number")
+    account: str = Field(
+        pattern=r"^\d{6}$",
+        description="the customer's six digit account number. Ask: \"What's your six digit account number?\"",
+    )
 
 
 class CustomerOutput(ToolOutput):
@@ -28,10 +31,16 @@ def lookup_customer(biz: BusinessSystem, _key: str, args: CustomerInput) -> Cust
 
 class TicketInput(WriteBackInput):
     category: Literal["billing", "outage", "technical", "other"] = Field(
-        description="what the problem is about"
+        description='what the problem is about. Ask: "Is your problem about billing, an outage, something technical, or something else?"'
     )
-    summary: str = Field(min_length=3, max_length=500, description="the problem in a sentence")
-    priority: Literal["low", "normal", "high"] = Field(description="how urgent it is for the caller")
+    summary: str = Field(
+        min_length=3,
+        max_length=500,
+        description='the problem in a sentence. Ask: "Can you describe the problem in a sentence?"',
+    )
+    priority: Literal["low", "normal", "high"] = Field(
+        description='how urgent it is for the caller. Ask: "How urgent is it for you: low, normal or high?"'
+    )
 
 
 class TicketOutput(ToolOutput):

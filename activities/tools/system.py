@@ -13,7 +13,9 @@ ESCALATE = "escalate"
 
 
 class RecordConsentInput(ToolInput):
-    granted: bool = Field(description="true if the caller agreed to the call being recorded, false if not")
+    granted: bool = Field(
+        description='true if the caller agreed to the call being recorded, false if not. Ask: "Are you okay with me recording this call?"'
+    )
 
 
 class EndCallInput(ToolInput):

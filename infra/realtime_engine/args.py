@@ -15,6 +15,9 @@ from typing import Any
 from infra.realtime_engine import spoken
 
 _EXPLAINS = ("true if", "true when", "false if", "whether", "set to", "if ", "when ")
+# A description may carry the question a receptionist would ask for the value, as a hint to any model
+# and the words this engine speaks: 'the meeting day, as YYYY-MM-DD. Ask: "Which day suits you?"'.
+_ASK = re.compile(r"\s*\bask:\s*[\"“](.+?)[\"”]\.?", re.IGNORECASE)
 _DIGIT_NAMES = ("id", "number", "code", "pin", "zip", "postcode", "digits", "reference", "account", "ref")
 # Yes and no as callers say them. Phrases are matched on word boundaries in the normalised text;
 # affirmative idioms built from negative words ("no problem", "I don't mind") are read first and
@@ -147,9 +150,20 @@ class Param:
         return "text"
 
     @property
+    def question(self) -> str | None:
+        """The spoken question the schema gives for this value (``Ask: "…"`` in its description)."""
+        m = _ASK.search(str(self.schema.get("description") or ""))
+        return m.group(1).strip() if m else None
+
+    @property
+    def described(self) -> str:
+        """The schema's description without its question."""
+        return _ASK.sub("", str(self.schema.get("description") or "")).strip()
+
+    @property
     def label(self) -> str:
         """How the engine names the value out loud ("the job number")."""
-        text = str(self.schema.get("description") or "").strip().rstrip(".")
+        text = self.described.rstrip(".")
         if not text or text.lower().startswith(_EXPLAINS):  # "true if the caller agreed…" is no name
             text = self.name.replace("_", " ")
         first = text.split(",")[0].split(";")[0].split(" (")[0]
@@ -296,6 +310,59 @@ def extract(tool: Tool, text: str, asked: str | None, today: date) -> dict[str, 
         if asked == p.name and text.strip():
             found[p.name] = text.strip()
     return found
+
+
+# What people put before the thing itself: "I want solar panels" states "solar panels".
+_LEAD_IN = re.compile(
+    r"^(?:(?:so|well|um|uh|yeah|yes|hi|hello|oh|and|but|please|look)\s+)*"
+    r"(?:(?:i|we)(?:'d| would)? (?:like|love|want|need|am after|'m after|am looking for|'m looking for"
+    r"|am interested in|'m interested in|am calling about|'m calling about|was wondering about)"
+    r"(?: to (?:get|have|ask about|talk about))?|(?:can|could) you (?:help (?:me )?with|do))\s+",
+    re.IGNORECASE,
+)
+_CLAUSES = re.compile(r"[,;.!?]+|\s+(?:and|but)\s+", re.IGNORECASE)
+
+
+def stated_text(tool: Tool, text: str, today: date) -> dict[str, str]:
+    """Free-text values the caller stated before being asked, in the words that chose ``tool``.
+
+    Clauses that give another value ("start this month"), or only ask for the tool ("open a
+    ticket", "add a note to job 4172"), are not the value; a clause that names the property
+    ("the other party is Acme Holdings") gives what follows its verb; otherwise the longest
+    remaining clause, without its lead-in ("I want …"), goes to the first required text property.
+    """
+    wanted = [p for p in tool.params if p.kind == "text" and p.required]
+    if not wanted:
+        return {}
+    tool_words = {w for w in re.split(r"[_\s]+", tool.name.lower()) if len(w) > 3}
+    found: dict[str, str] = {}
+    left: list[str] = []
+    for clause in (c.strip() for c in _CLAUSES.split(text)):
+        words = spoken.normalise(clause).split()
+        if len(words) < 2 or (yes_no(clause) is not None and len(words) < 4):
+            continue
+        gives = extract(tool, clause, None, today)
+        if any(p.required and p.name in gives for p in tool.params) or any(
+            w.rstrip("s") in tool_words for w in words
+        ):
+            continue
+        named = next((p for p in wanted if p.name not in found and _names(p, words)), None)
+        if named is not None:
+            m = re.search(r"\b(?:is|are|was|were|called|named)\s+(.+)$", clause, re.IGNORECASE)
+            if m:
+                found[named.name] = m.group(1).strip()
+            continue
+        left.append(_LEAD_IN.sub("", clause).strip())
+    first = next((p for p in wanted if p.name not in found), None)
+    said = max(left, key=lambda c: len(c.split()), default="")  # "I need a lawyer, I was arrested …"
+    if first is not None and len(said.split()) >= 2:
+        found[first.name] = said
+    return found
+
+
+def _names(p: Param, words: list[str]) -> bool:
+    keys = [k for k in p.name.lower().split("_") if len(k) > 2]
+    return bool(keys) and all(k in words for k in keys)
 
 
 def _without_clock(text: str) -> str:

@@ -6,6 +6,7 @@ sentence's length is the time to first audio.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +70,54 @@ def _is_verb_phrase(text: str) -> bool:
 
 
 def ask(param: Param) -> str:
+    """The question for a missing value, to the caller: the schema's own (``Ask: "…"``), else one
+    made from its description in the second person, never naming the parameter as code does."""
+    if param.question:
+        return param.question
+    label = spoken_label(param)
     if param.kind == "boolean":
-        return "Is that a yes or a no?"
-    return f"What's the {_strip_article(param.label)}?"
+        claim = _EXPLAINING.sub("", label)
+        return f"Is it right that {claim}?" if claim != label else f"Could you tell me yes or no: {label}?"
+    if param.kind == "enum":
+        values = [str(v).replace("_", " ") for v in param.schema.get("enum") or []]
+        listed = ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else "".join(values)
+        if _EMBEDDED_QUESTION.match(label):
+            return f"Could you tell me {label}: {listed}?"
+        return f"Which {_strip_article(label)} fits you best: {listed}?"
+    if _EMBEDDED_QUESTION.match(label):
+        return f"Could you tell me {label}?"  # "what happened"
+    if re.search(r"\byou('re)?\b", label):  # "the day you want", "product you're interested in"
+        return f"Could you tell me {label if label.startswith('the ') else 'the ' + label}?"
+    return f"What's {label}?" if label.startswith("your ") else f"What's your {_strip_article(label)}?"
+
+
+_EMBEDDED_QUESTION = re.compile(r"^(what|why|how|which|when|where|who)\b", re.IGNORECASE)
+_EXPLAINING = re.compile(r"^(true (if|when)|whether|set to true if)\s+", re.IGNORECASE)
+_PARTY = r"(?:the )?(?:caller|patient|customer|client|lead|person|user)"
+_THIRD_PERSON = (
+    (re.compile(rf"\b{_PARTY}'s\b", re.IGNORECASE), "your"),
+    (re.compile(rf"\b{_PARTY} (is|was)\b", re.IGNORECASE), "you're"),
+    (re.compile(rf"\b{_PARTY} has\b", re.IGNORECASE), "you have"),
+    (re.compile(rf"\b{_PARTY} (\w+?)s\b", re.IGNORECASE), r"you \1"),
+    (re.compile(r"\btheir\b", re.IGNORECASE), "your"),
+    (re.compile(r"\bthey're\b|\bthey are\b", re.IGNORECASE), "you're"),
+    (re.compile(r"\bthey\b|\bthem\b", re.IGNORECASE), "you"),
+    (re.compile(rf"\b{_PARTY}\b", re.IGNORECASE), "you"),
+)
+
+
+def second_person(text: str) -> str:
+    """A description written about the caller, said to them ("the patient's name" → "your name",
+    "the day the caller wants" → "the day you want")."""
+    for pattern, replacement in _THIRD_PERSON:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def spoken_label(param: Param) -> str:
+    """The value's name as the caller hears it: the description's first clause in the second person,
+    or the parameter's words where the schema gives no description (``job_id`` → "job id")."""
+    return second_person(param.label.replace("_", " "))
 
 
 def _strip_article(label: str) -> str:
@@ -106,7 +152,7 @@ def say_value(param: Param, value: Any) -> str:
 
 def read_back(tool: Tool, args: dict[str, Any]) -> str:
     parts = [
-        f"{_strip_article(p.label)}: {say_value(p, args[p.name])}"
+        f"{_strip_article(spoken_label(p))}: {say_value(p, args[p.name])}"
         for p in tool.params
         if p.name in args and p.name != "confirmed"
     ]

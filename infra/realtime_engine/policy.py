@@ -30,7 +30,7 @@ from datetime import date
 from typing import Any
 
 from infra.realtime_engine import phrasing, spoken
-from infra.realtime_engine.args import Tool, extract, yes_no
+from infra.realtime_engine.args import Tool, extract, stated_text, yes_no
 from infra.realtime_engine.conversation import text_of
 
 _END = ("end_call", "hang_up")
@@ -239,6 +239,7 @@ def _on_words(state: PolicyState, text: str, tools: list[Tool], today: date, cal
     if best.single_boolean is not None and answer is not None:
         return Plan(calls=[(best.name, {best.single_boolean.name: answer})])
     state.pending, state.args = best.name, extract(best, text, None, today)
+    state.args.update(stated_text(best, text, today))  # what the caller already said is not asked again
     return _advance(state, best)
 
 
@@ -301,7 +302,7 @@ def _match(a: str, b: str) -> bool:
 def _score(text: str, tool: Tool) -> float:
     said = _stems(text)
     strong = set(_stems(tool.name + " " + tool.description))
-    weak = set(_stems(" ".join(p.name + " " + str(p.schema.get("description", "")) for p in tool.params)))
+    weak = set(_stems(" ".join(p.name + " " + p.described for p in tool.params)))
     score = 0.0
     for w in set(said):
         if any(_match(w, s) for s in strong):

@@ -152,7 +152,7 @@ def test_consent_is_recorded_once_and_the_boolean_question_is_natural() -> None:
         "content": [{"type": "input_audio", "transcript": "Record it?"}],
     }
     plan = decide(state, [said], [CONSENT_TOOL], "", TODAY)
-    assert plan.say == "Is that a yes or a no?" and plan.asked == "granted"
+    assert plan.say == "Are you okay with me recording this call?" and plan.asked == "granted"
 
 
 @pytest.mark.parametrize(
@@ -181,9 +181,9 @@ def test_tool_call_and_result() -> None:
 def test_collects_arguments_reads_back_and_accepts_a_correction() -> None:
     call = Call()
     first = call.caller("I'd like to book an appointment tomorrow at half past two.")
-    assert first.say == "What's the caller's full name?" and not first.calls
+    assert first.say == "What's your full name?" and not first.calls
     assert call.state.args == {"date": "2026-05-21", "time": "14:30"}
-    assert call.caller("My name is Jane Citizen.").say == "What's the account number?"
+    assert call.caller("My name is Jane Citizen.").say == "What's your account number?"
     read_back = call.caller("four seven five")
     assert read_back.read_back and "four, seven, five" in (read_back.say or "")
     corrected = call.caller("No, four-seven, not four-seven-five.")
@@ -217,7 +217,7 @@ def test_error_result_apologises_and_asks_again() -> None:
     call = Call()
     call.caller("status of job 99")
     plan = call.output('{"ok": false, "error": "no such job"}')
-    assert plan.say == "Sorry, I couldn't do that: no such job. What's the job number?"
+    assert plan.say == "Sorry, I couldn't do that: no such job. What's your job number?"
     assert call.caller("one two three").calls == [("get_job_status", {"job_id": "123"})]
 
 
