@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS writes (
   idempotency_key TEXT PRIMARY KEY, result TEXT NOT NULL, created TEXT NOT NULL);
 """
 
+BUSINESS_FILE = "business.sqlite"  # in the local stack's home (.local/)
 PRACTITIONERS = ("Dr Patel", "Dr Nguyen")
 CLINIC_TIMES = ("09:00", "09:30", "10:00", "10:30", "11:00", "14:00", "14:30", "15:00", "15:30", "16:00")
 DEMO_JOBS = (
@@ -73,10 +74,20 @@ class SqliteBusiness:
         self._lock = threading.Lock()
         with self._lock:
             self._db.executescript(SCHEMA)
-            if self._db.execute("SELECT COUNT(*) FROM slots").fetchone()[0] == 0:
-                self._seed(today or date.today(), days)
+            if self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0:
+                self._seed()
+            self._days, self._fixed_today = days, today
+            self._opened_on: date | None = None
+            self._keep_open()
 
-    def _seed(self, start: date, days: int) -> None:
+    def _keep_open(self) -> None:
+        """The clinic's calendar always reaches ``days`` ahead, as a real one does: the days that came
+        into range since the file was made (or since yesterday, in a long-lived worker) are opened;
+        existing slots and bookings stay as they are. Call with the lock held."""
+        start = self._fixed_today or date.today()
+        if self._opened_on == start:
+            return
+        self._opened_on, days = start, self._days
         rows = [
             ((start + timedelta(days=d)).isoformat(), t, p)
             for d in range(days)
@@ -84,7 +95,9 @@ class SqliteBusiness:
             for t in CLINIC_TIMES
             for p in PRACTITIONERS
         ]
-        self._db.executemany("INSERT INTO slots(day, time, practitioner) VALUES (?, ?, ?)", rows)
+        self._db.executemany("INSERT OR IGNORE INTO slots(day, time, practitioner) VALUES (?, ?, ?)", rows)
+
+    def _seed(self) -> None:
         self._db.executemany(
             "INSERT INTO jobs(id, customer, status, technician, eta) VALUES (?,?,?,?,?)", DEMO_JOBS
         )
@@ -112,6 +125,7 @@ class SqliteBusiness:
 
     def open_slots(self, day: date, after: str | None = None) -> list[dict[str, str]]:
         with self._lock:
+            self._keep_open()
             rows = self._db.execute(
                 "SELECT time, practitioner FROM slots WHERE day = ? AND booked_by IS NULL AND time >= ?"
                 " ORDER BY time, practitioner",
@@ -120,6 +134,9 @@ class SqliteBusiness:
         return [{"time": r["time"], "practitioner": r["practitioner"]} for r in rows]
 
     def book(self, key: str, day: date, time: str, name: str, phone: str) -> dict[str, Any]:
+        with self._lock:
+            self._keep_open()
+
         def write() -> dict[str, Any]:
             row = self._db.execute(
                 "SELECT id, practitioner FROM slots WHERE day = ? AND time = ? AND booked_by IS NULL"

@@ -14,6 +14,7 @@ import json
 import statistics
 import time
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
+from activities.business import BUSINESS_FILE, BusinessSystem, SqliteBusiness
 from functions._forms import sign_body
 from infra.gateway import local_form_secret
 from infra.phone.client import SimClient
@@ -35,24 +37,64 @@ from workflows.callback import OutboundCallbackWorkflow
 
 LEAD_PHONE = "+61491570156"  # a number reserved for drama (ACMA), answered by the simulated lead
 
-LEAD_SCRIPT: dict[str, Any] = {
-    "name": "demo-lead",
-    "steps": [
-        {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 30000}},
-        {"say": "Yes, that's fine, you can record the call."},
-        {"wait_for_agent": {"silence_ms": 1500}},
-        {"say": "I want solar panels on my roof, and I'd like to start this month."},
-        {"wait_for_agent": {"silence_ms": 1500}},
-        {"say": "Could a specialist call me on Monday at two in the afternoon?"},
-        {"wait_for_agent": {"silence_ms": 1500}},
-        {"say": "Yes, that's right."},
-        {"wait_for_agent": {"silence_ms": 1500}},
-        {"say": "That's all, thank you. Goodbye."},
-        {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 15000}},
-    ],
-    "after_steps": "hangup",
-    "max_duration_ms": 180000,
-}
+# The hours the simulated lead may ask for, as they say them (the engine reads whole hours best).
+_ASKABLE = (
+    (14, "two in the afternoon"),
+    (15, "three in the afternoon"),
+    (16, "four in the afternoon"),
+    (10, "ten in the morning"),
+    (11, "eleven in the morning"),
+    (9, "nine in the morning"),
+)
+
+
+class CalendarFull(RuntimeError):
+    """No free whole hour in the local business's calendar for the demo's lead to ask for."""
+
+
+def requested_slot(biz: BusinessSystem, today: date) -> tuple[date, str, str]:
+    """A free meeting time for the simulated lead to ask for: (day, "HH:MM", how they say it).
+
+    The demo books a real slot in the local business system (``.local/business.sqlite``), which
+    keeps its bookings across runs, so each run asks for a time that is still free: next Monday at
+    two first, then other whole hours and days. A user's own call to a full calendar still hears
+    the refusal; only the demo's lead chooses around it, as a person would."""
+    monday = today + timedelta(days=(-today.weekday()) % 7 or 7)
+    week = [monday] + [today + timedelta(days=n) for n in range(1, 8)]
+    later = [today + timedelta(days=n) for n in range(8, 21)]
+    for day in dict.fromkeys(week + later):
+        free = {s["time"] for s in biz.open_slots(day)}
+        for hour, said in _ASKABLE:
+            if f"{hour:02d}:00" in free:
+                when = f"{day:%A}" if day in week else f"{day:%A} the {_ordinal(day.day)} of {day:%B}"
+                return day, f"{hour:02d}:00", f"on {when} at {said}"
+    raise CalendarFull("no free whole hour in the next three weeks of the local business's calendar")
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def lead_script(when: str) -> dict[str, Any]:
+    """The simulated lead: consents, says what they want, asks for a specialist ``when``, agrees."""
+    return {
+        "name": "demo-lead",
+        "steps": [
+            {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 30000}},
+            {"say": "Yes, that's fine, you can record the call."},
+            {"wait_for_agent": {"silence_ms": 1500}},
+            {"say": "I want solar panels on my roof, and I'd like to start this month."},
+            {"wait_for_agent": {"silence_ms": 1500}},
+            {"say": f"Could a specialist call me {when}?"},
+            {"wait_for_agent": {"silence_ms": 1500}},
+            {"say": "Yes, that's right."},
+            {"wait_for_agent": {"silence_ms": 1500}},
+            {"say": "That's all, thank you. Goodbye."},
+            {"wait_for_agent": {"silence_ms": 1500, "timeout_ms": 15000}},
+        ],
+        "after_steps": "hangup",
+        "max_duration_ms": 180000,
+    }
 
 
 async def post_form(
@@ -159,8 +201,9 @@ def latency_table(outcome: CallOutcome) -> Table:
 
 async def run_demo(settings: Settings, console: Console) -> int:
     client: Client = await connect_client(settings)
+    day, time_, when = requested_slot(SqliteBusiness(settings.home / BUSINESS_FILE), date.today())
     async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
-        await sim.register(LEAD_PHONE, {"answer": "human", "rings": 2, "script": LEAD_SCRIPT})
+        await sim.register(LEAD_PHONE, {"answer": "human", "rings": 2, "script": lead_script(when)})
     submission = f"demo-{uuid.uuid4().hex[:8]}"
     console.rule("[bold]A lead fills in the web form")
     started = time.perf_counter()
@@ -195,4 +238,14 @@ async def run_demo(settings: Settings, console: Console) -> int:
     ui = f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{call_id}"
     console.print(f"history: {ui}   audit: [bold]switchboard audit {call_id}[/]")
     console.print("The stack is still up; stop it with [bold]make down[/].")
+    booked = any(
+        r.ok
+        and r.name == "book_meeting"
+        and r.arguments.get("date") == day.isoformat()
+        and r.arguments.get("time") == time_
+        for r in outcome.tool_results
+    )
+    if not booked:
+        console.print(f"[red]The meeting the lead asked for ({day:%A %-d %B} at {time_}) was not booked.[/]")
+        return 2
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.business import SqliteBusiness
+from activities.business import BUSINESS_FILE, SqliteBusiness
 from activities.calls import ToolActivities, get_profile
 from activities.contact import ContactActivities, FileDoNotCall
 from activities.delivery import DeliveryActivities
@@ -42,7 +42,7 @@ def build_worker(
 ) -> Worker:
     """The worker; ``overrides`` replace activities by name (tests swap in fakes this way)."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    tools = ToolActivities(SqliteBusiness(settings.home / "business.sqlite"))
+    tools = ToolActivities(SqliteBusiness(settings.home / BUSINESS_FILE))
     telephony = TelephonyActivities(twilio_client(settings), settings)
     contact = ContactActivities(FileDoNotCall(settings.home / "do_not_call.txt"))
     activities: dict[str, Callable[..., Any]] = {

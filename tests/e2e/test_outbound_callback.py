@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 
 from temporalio.client import Client
 
-from infra.demo import LEAD_PHONE, LEAD_SCRIPT, post_form
+from activities.business import BUSINESS_FILE, SqliteBusiness
+from infra.demo import LEAD_PHONE, lead_script, post_form, requested_slot
 from infra.phone.client import SimClient
 from infra.stack import Stack
 from switchboard.config import Settings
@@ -22,7 +24,8 @@ async def test_form_is_called_back_and_qualified(
     e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
 ) -> None:
     settings, _ = e2e
-    await sim.register(LEAD_PHONE, {"answer": "human", "rings": 1, "script": LEAD_SCRIPT})
+    day, time_, when = requested_slot(SqliteBusiness(settings.home / BUSINESS_FILE), date.today())
+    await sim.register(LEAD_PHONE, {"answer": "human", "rings": 1, "script": lead_script(when)})
     submission = f"e2e-{uuid.uuid4().hex[:8]}"
     accepted = await post_form(settings, submission)
     again = await post_form(settings, submission)  # the website retried
@@ -34,6 +37,13 @@ async def test_form_is_called_back_and_qualified(
     call = await e2e_client.get_workflow_handle_for(CallWorkflow.run, result.attempts[0].call_id).result()
     tools = {r.name: r for r in call.tool_results if r.ok}
     assert "qualify_lead" in tools and tools["qualify_lead"].arguments["timeframe"] == "this month"
+    assert (
+        "solar" in tools["qualify_lead"].arguments["need"].lower()
+    )  # from the first sentence, not asked again
     assert "book_meeting" in tools, [t.text for t in call.transcript]
+    assert (
+        tools["book_meeting"].arguments["date"] == day.isoformat()
+        and tools["book_meeting"].arguments["time"] == time_
+    )
     dialled = [c for c in await sim.calls() if c["to"] == LEAD_PHONE]
     assert len(dialled) == 1  # one form, one retry of it, one call
