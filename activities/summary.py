@@ -77,6 +77,7 @@ HEADLINES = {
     Outcome.CALLER_HUNG_UP: "Caller hung up",
     Outcome.DROPPED: "Call dropped",
     Outcome.TIMED_OUT: "Call reached its maximum length",
+    Outcome.TRANSFER_UNANSWERED: "Callback needed: nobody took the transfer",
 }
 
 
@@ -103,6 +104,8 @@ class ExtractiveSummariser:
         extra: dict[str, Any] = {}
         if inp.escalation_note:
             extra["escalation"] = inp.escalation_note
+        if inp.outcome == Outcome.TRANSFER_UNANSWERED:
+            extra["callback_requested"] = True  # the team's callback task: the caller was told to expect it
         excerpt = [
             f"{t.speaker.value}: {t.text}"
             for t in inp.transcript

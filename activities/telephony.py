@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -68,10 +69,19 @@ class TelephonyActivities:
 
     @activity.defn(name="transfer")
     async def transfer(self, req: TransferInput) -> str:
+        """Redirect the live call to the human number. Warm (``workflow_id`` set): whoever answers
+        first hears the hand-over note (``<Number url>``, the whisper), and the dial's result goes
+        back to the workflow (``<Dial action>``), which also tells the caller if nobody answered."""
         twiml = VoiceResponse()
-        twiml.append(Say("Transferring you now."))
-        dial = Dial()
-        dial.number(req.to_number)
+        if req.workflow_id:
+            base = f"{self.settings.public_api_url.rstrip('/')}/twilio/transfer"
+            query = urlencode({"wf": req.workflow_id})
+            dial = Dial(action=f"{base}/result?{query}", method="POST", timeout=req.timeout_s)
+            dial.number(req.to_number, url=f"{base}/whisper?{query}", method="POST")
+        else:  # a call whose workflow predates warm transfers: the cold transfer it asked for
+            twiml.append(Say("Transferring you now."))
+            dial = Dial()
+            dial.number(req.to_number)
         twiml.append(dial)
         return await self._rest(lambda: str(self.twilio.calls(req.call_sid).update(twiml=str(twiml)).status))
 

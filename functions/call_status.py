@@ -1,4 +1,5 @@
 """POST /twilio/status: Twilio's signed status and async-AMD callbacks → ``telephony_event`` signals.
+(This function also serves a warm transfer's whisper and dial result: ``functions/transfer.py``.)
 
 The workflow to signal is named by the callback URL (``?wf=<workflow id>``, set by the dialler),
 else it is the inbound call's ``call-<CallSid>``. A workflow that has already finished is not an
@@ -20,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret
 from functions._twilio import signed_params
+from functions.transfer import TransferRoutes
 from switchboard.config import get_settings
 from switchboard.messages import TelephonyEvent
 
@@ -32,6 +34,7 @@ metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 settings = get_settings()
 temporal = TemporalRuntime(settings)
+app.include_router(TransferRoutes(settings, temporal, logger, metrics).router)  # a warm transfer's webhooks
 
 
 def telephony_event(params: dict[str, str]) -> TelephonyEvent:

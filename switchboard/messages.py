@@ -86,6 +86,22 @@ class TransferReady(_Msg):
     at_ms: int = 0
 
 
+class TransferProgress(_Msg):
+    """A warm transfer's progress from the telephony provider: the person answered and heard the
+    whisper (``whisper``), or the dialled leg ended (``result``, with Twilio's ``DialCallStatus``)."""
+
+    step: Literal["whisper", "result"]
+    dial_status: str = ""
+    call_sid: str = ""
+
+
+class Handover(_Msg):
+    """What the person who takes a transfer hears first, and what the caller hears if nobody does."""
+
+    note: str
+    unanswered_line: str
+
+
 # -- Updates ---------------------------------------------------------------------------------
 
 
@@ -195,6 +211,10 @@ class TransferInput(_Msg):
     call_sid: str
     to_number: str
     note: str = ""
+    # Set: a warm transfer. The person who answers hears the note (a whisper fetched from the call's
+    # workflow) before the caller is bridged, and the dial's result is reported back to it.
+    workflow_id: str = ""
+    timeout_s: int = 20
 
 
 class ArchiveInput(_Msg):

@@ -75,6 +75,10 @@ class Guardrails(_Model):
     escalation_number: str = Field(description="The human who takes over, E.164.")
     require_recording_consent: bool = True
     on_consent_refused: Literal["continue_unrecorded", "end_call"] = "continue_unrecorded"
+    transfer_ring_seconds: int = Field(default=20, ge=5, le=60, description="How long a transfer rings.")
+    # When nobody takes the transfer, the caller hears this and the team gets a callback task (the
+    # call's summary, marked for a callback, with the hand-over note).
+    transfer_unanswered_line: str = "Sorry, nobody could take your call just now. Someone will call you back as soon as they can. Goodbye."
 
 
 class Delivery(_Model):
@@ -175,6 +179,7 @@ class Outcome(StrEnum):
     DROPPED = "dropped"
     TIMED_OUT = "timed_out"
     FAILED = "failed"
+    TRANSFER_UNANSWERED = "transfer_unanswered"  # escalated, nobody answered: a callback is owed
 
 
 class LatencySlices(_Model):

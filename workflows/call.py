@@ -37,8 +37,6 @@ with workflow.unsafe.imports_passed_through():
         SummariseInput,
         TelephonyEvent,
         ToolRejected,
-        TransferInput,
-        TransferReady,
         TurnBatch,
     )
     from switchboard.models import (
@@ -56,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
     from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
     from workflows.tool_calls import ToolCalls
+    from workflows.transfers import Transfers
 
 CONNECT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -74,9 +73,10 @@ END_REASON_OUTCOME = {
 
 
 @workflow.defn
-class CallWorkflow(ToolCalls):
+class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not the stub of Supervision
     def __init__(self) -> None:
         self._init_supervision()
+        self._init_transfers()
         self.call_id = ""
         self.profile: AgentProfile | None = None
         self.status = CallStatus.CONNECTING
@@ -88,8 +88,6 @@ class CallWorkflow(ToolCalls):
         self.tool_results: list[ToolResult] = []
         self.rejections: list[ToolRejected] = []
         self.escalation: str | None = None
-        self.transfer_ready = False
-        self.transferred = False
         self.telephony: list[TelephonyEvent] = []
         self.caller_gone = False
         self.voicemail = False
@@ -133,6 +131,8 @@ class CallWorkflow(ToolCalls):
                 retry_policy=TELEPHONY_RETRY,
             )
         outcome = Outcome.VOICEMAIL if self.voicemail else END_REASON_OUTCOME[result.end_reason]
+        if self.transferred and await self._transfer_answered() is False:
+            outcome = Outcome.TRANSFER_UNANSWERED  # the caller heard the profile's line; a callback is owed
         served = any(r.ok and r.name not in SYSTEM_TOOLS for r in self.tool_results)
         if (
             self.consent is not None
@@ -167,8 +167,11 @@ class CallWorkflow(ToolCalls):
             workflow.logger.warning("conversation ended abnormally: %s", err.cause or err)
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
-            transfer.cancel()
             limit.cancel()
+            if self.transferred and not transfer.done() and workflow.patched("transfer-not-cut"):
+                await transfer  # the hand-over is under way (its redirect ended the stream): let it finish
+            else:
+                transfer.cancel()
 
     async def _enforce_max_length(self, handle: workflow.ActivityHandle[ConverseResult]) -> None:
         """At the profile's maximum length: a polite wrap-up; if the call still runs, cut it."""
@@ -182,26 +185,6 @@ class CallWorkflow(ToolCalls):
     def _command(self, kind: str, line: str, reason: str) -> None:
         seq = self.command.seq + 1 if self.command else 1
         self.command = ConversationCommand(seq=seq, kind=kind, line=line, reason=reason)
-
-    async def _transfer_when_ready(self) -> None:
-        await workflow.wait_condition(lambda: self.transfer_ready)
-        await self._transfer()
-
-    async def _transfer(self, to_number: str | None = None) -> None:
-        assert self.profile is not None
-        if self.transferred or not self.call_sid:
-            return
-        self.transferred = True
-        await workflow.execute_activity(
-            "transfer",
-            TransferInput(
-                call_sid=self.call_sid,
-                to_number=to_number or self.profile.guardrails.escalation_number,
-                note=self.escalation or "",
-            ),
-            start_to_close_timeout=FAST,
-            retry_policy=TELEPHONY_RETRY,
-        )
 
     async def _archive(self, result: ConverseResult, started: datetime) -> ArchiveResult | None:
         assert self.profile is not None and self.stream is not None
@@ -246,7 +229,7 @@ class CallWorkflow(ToolCalls):
                 outcome=outcome,
                 transcript=self.transcript,
                 tool_results=self.tool_results,
-                escalation_note=self.escalation,
+                escalation_note=self.handover.note if self.handover else self.escalation,
             ),
             result_type=CallSummary,
             start_to_close_timeout=timedelta(seconds=30),
@@ -353,11 +336,6 @@ class CallWorkflow(ToolCalls):
             message = self.profile.voicemail_message or ""
             self._command("say_and_end", message, "voicemail")
 
-    @workflow.signal
-    def transfer_line_played(self, event: TransferReady) -> None:
-        if self.escalation is not None:
-            self.transfer_ready = True
-
     # -- queries ---------------------------------------------------------------------------
 
     @workflow.query(name="transcript")
@@ -381,7 +359,7 @@ class CallWorkflow(ToolCalls):
             consent=self.consent,
             turns=len(self.transcript),
             tool_calls=len(self.tool_results),
-            escalation=self.escalation,
+            escalation=self.handover.note if self.handover else self.escalation,
             outcome=self.outcome,
             direction=self.request.direction.value if self.request else "",
             caller=mask_phone(self._other_party()),

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from infra.phone.callbacks import Webhooks
+from infra.phone.callee import CalleeBook
 from infra.phone.performer import Speech
 
 
@@ -20,6 +21,7 @@ class NetworkContext:
     webhooks: Webhooks
     speech: Speech | None
     recordings_dir: Path
+    callees: CalleeBook = field(default_factory=CalleeBook)  # who answers a <Dial>ed number, and how
 
 
 class Interrupt:

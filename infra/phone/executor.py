@@ -2,7 +2,7 @@
 
 ``<Connect><Stream>`` hands the call to a ``StreamSession`` until one side ends it; Twilio then
 continues with the verbs after ``</Connect>`` only if the media server closed the socket.
-``<Say>`` takes as long as the speech would, ``<Dial>`` marks the call transferred, ``<Hangup>``
+``<Say>`` takes as long as the speech would, ``<Dial>`` rings, whispers and bridges (``dial.py``), ``<Hangup>``
 and the end of the document end the call. A REST hangup or redirect interrupts any verb.
 """
 
@@ -20,6 +20,8 @@ from infra.phone import twiml
 from infra.phone.callbacks import Delivery, Outbox
 from infra.phone.calls import Call
 from infra.phone.context import Interrupt, NetworkContext, StreamRecord
+from infra.phone.dial import DialLeg
+from infra.phone.progress import call_params
 from infra.phone.recorder import Recorder
 from infra.phone.script import CallerScript
 from infra.phone.stream import StreamSession, StreamSetup
@@ -137,12 +139,7 @@ class Executor:
         self.outbox.post(Delivery("stream", stream.status_callback, stream.status_callback_method, params))
 
     async def _say(self, verb: twiml.Say) -> bool:
-        ms = len(verb.text) * _SAY_MS_PER_CHAR
-        if self.ctx.speech is not None and verb.text:
-            try:
-                ms = len(await self.ctx.speech.mulaw(verb.text)) // 8
-            except Exception as exc:  # no TTS: fall back to the estimate
-                log.warning("say on call %s without TTS: %s", self.call.sid, type(exc).__name__)
+        ms = await self.speech_ms(verb.text)
         self.call.note("say", text=verb.text, ms=ms)
         return await self.interrupt.sleep(ms)
 
@@ -151,10 +148,42 @@ class Executor:
         return await self.interrupt.sleep(verb.length_s * 1000)
 
     async def _dial(self, verb: twiml.Dial) -> bool:
-        self.call.transferred_to = verb.number
-        self.call.note("transferred", to=verb.number)
-        self.ended_by = "transfer"
-        return True
+        """Ring the number, whisper to it, bridge; then ``<Dial action>``'s TwiML replaces the rest of
+        the document, or without an action the document goes on (Twilio's semantics)."""
+        leg = DialLeg(
+            verb, self.call, self.ctx.callees.lookup(verb.number), self.ctx, self.interrupt, self.speech_ms
+        )
+        result = await leg.run()
+        if result.status == "completed":
+            self.call.note("transferred", to=verb.number)
+            self.ended_by = "transfer"
+        if self.interrupt.fired:
+            return False
+        if verb.action is None:
+            return True
+        params = call_params(self.call) | result.params()
+        delivery = await self.ctx.webhooks.send(
+            Delivery("dial-action", verb.action, verb.method, params), call_sid=self.call.sid
+        )
+        self.outbox.delivered.append(delivery)
+        try:
+            if delivery.status_code is None or delivery.status_code >= 400:
+                raise twiml.TwimlError(f"webhook answered {delivery.status_code or delivery.error}")
+            verbs = twiml.parse(delivery.body, base_url=verb.action)
+        except twiml.TwimlError as exc:
+            log.warning("call %s: the dial action's TwiML is unusable: %s", self.call.sid, exc)
+            self.call.note("application_error", error=str(exc))
+            return False
+        await self.run(verbs)
+        return False  # the action's document took the place of the rest
+
+    async def speech_ms(self, text: str) -> int:
+        if self.ctx.speech is not None and text:
+            try:
+                return len(await self.ctx.speech.mulaw(text)) // 8
+            except Exception as exc:  # no TTS: fall back to the estimate
+                log.warning("say on call %s without TTS: %s", self.call.sid, type(exc).__name__)
+        return len(text) * _SAY_MS_PER_CHAR
 
     async def _hangup(self, verb: twiml.Hangup) -> bool:
         self.call.note("hangup_verb")

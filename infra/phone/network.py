@@ -75,6 +75,7 @@ class PhoneNetwork:
             webhooks=Webhooks(self._http, auth_token, attempts=callback_attempts),
             speech=speech,
             recordings_dir=recordings_dir,
+            callees=self.callees,
         )
 
     async def aclose(self) -> None:

@@ -9,7 +9,6 @@ POSTed (signed, ``CallStatus=ringing``, ``Direction=inbound``) and its TwiML fol
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -25,8 +24,6 @@ from infra.phone.progress import amd_verdict, call_params, status_params, wants
 from infra.phone.script import CallerScript
 
 log = logging.getLogger("infra.phone.run")
-
-_SAY_MS_PER_CHAR = 65
 
 
 class CallRun:
@@ -198,17 +195,13 @@ class CallRun:
     def _script(self) -> CallerScript:
         return self.callee.caller_script(greeting_played=self._greeting_played)
 
-    async def _speech_ms(self, text: str) -> int:
-        if self.ctx.speech is not None:
-            with contextlib.suppress(Exception):
-                return len(await self.ctx.speech.mulaw(text)) // 8
-        return len(text) * _SAY_MS_PER_CHAR
-
     async def _amd(self) -> None:
         opts = self.call.options
         if not opts.machine_detection:
             return
-        greeting_ms = await self._speech_ms(self.callee.voicemail_greeting) if self.callee.is_machine else 0
+        greeting_ms = (
+            await self.executor.speech_ms(self.callee.voicemail_greeting) if self.callee.is_machine else 0
+        )
         verdict = amd_verdict(self.callee, opts, greeting_ms)
         if opts.async_amd:
             self._side_tasks.append(

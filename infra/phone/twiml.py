@@ -1,6 +1,7 @@
 """TwiML documents as typed verbs (no I/O): the subset a Switchboard call uses.
 
-``<Connect><Stream url>`` with its ``<Parameter>``s, ``<Say>``, ``<Pause>``, ``<Dial>``,
+``<Connect><Stream url>`` with its ``<Parameter>``s, ``<Say>``, ``<Pause>``, ``<Dial action>`` with its
+``<Number url>``,
 ``<Hangup>``. Anything else is kept as ``Unsupported`` so the executor can note and skip it,
 as Twilio would reject it, rather than failing the call silently.
 """
@@ -45,6 +46,10 @@ class Pause:
 class Dial:
     number: str
     timeout_s: int = 30
+    action: str | None = None  # where Twilio posts DialCallStatus when the dialled leg ends
+    method: str = "POST"
+    number_url: str | None = None  # TwiML run on the called party before bridging (the whisper)
+    number_method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,22 @@ def _pause(el: ET.Element, base_url: str | None) -> Verb:
 def _dial(el: ET.Element, base_url: str | None) -> Verb:
     number_el = el.find("Number")
     number = (number_el.text if number_el is not None else el.text) or ""
-    return Dial(number=number.strip(), timeout_s=int(el.get("timeout", "30")))
+    return Dial(
+        number=number.strip(),
+        timeout_s=int(el.get("timeout", "30")),
+        action=_absolute(el.get("action"), base_url),
+        method=el.get("method", "POST"),
+        number_url=_absolute(number_el.get("url"), base_url) if number_el is not None else None,
+        number_method=(number_el.get("method") if number_el is not None else None) or "POST",
+    )
+
+
+def _absolute(url: str | None, base_url: str | None) -> str | None:
+    if not url or "://" in url:
+        return url or None
+    if base_url is None:
+        raise TwimlError("a relative URL needs a TwiML document URL to resolve against")
+    return urljoin(base_url, url)
 
 
 def _hangup(el: ET.Element, base_url: str | None) -> Verb:
