@@ -8,7 +8,8 @@ by ``check`` (and by ``tests/deploy/test_lock.py``) without a resolver or the ne
 
 ``deploy/lambda.lock`` is what the Lambda functions ship: the roots in ``deploy/lambda.in``
 resolved for Lambda's platform (aarch64, CPython 3.12) under the main lock's pins, so every
-version and hash in it is the main lock's. Its header records the digests of those two inputs.
+version and hash in it is the main lock's. ``deploy/host.lock`` is the same for the host image:
+the project's own dependencies without the extras. Each header records the digest of its inputs.
 
 Regenerate both with ``make lock`` (``python -m deploy.lock``, which needs ``uv`` and PyPI).
 """
@@ -31,6 +32,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements.lock"
 LAMBDA_IN = ROOT / "deploy" / "lambda.in"
 LAMBDA_LOCK = ROOT / "deploy" / "lambda.lock"
+HOST_LOCK = ROOT / "deploy" / "host.lock"
 
 # The machine the main lock is for, and Lambda's (python3.12 on Amazon Linux 2023: glibc 2.34).
 LOCK_PLATFORM = ("x86_64-manylinux_2_28", "3.11")
@@ -62,9 +64,27 @@ def pyproject_digest(path: Path = PYPROJECT) -> str:
     return _sha256(json.dumps(sections, sort_keys=True).encode())
 
 
-def lambda_inputs_digest(lock: Path = LOCK, roots: Path = LAMBDA_IN) -> str:
-    """The sha256 of what ``lambda.lock`` is resolved from: the main lock and the roots."""
-    return _sha256(lock.read_bytes() + b"\0" + roots.read_bytes())
+@dataclass(frozen=True)
+class Derived:
+    """A lock resolved from ``source`` under the main lock's pins, for one platform."""
+
+    path: Path
+    source: Path  # roots; pyproject.toml means the project's own dependencies, no extras
+    platform: tuple[str, str]
+    purpose: str
+
+    def inputs_digest(self, root: Path = ROOT) -> str:
+        """The sha256 of what it is resolved from: the main lock and its source (for pyproject.toml,
+        only the dependency sections)."""
+        source = root / self.source.relative_to(ROOT)
+        roots = pyproject_digest(source).encode() if source.name == "pyproject.toml" else source.read_bytes()
+        return _sha256((root / LOCK.relative_to(ROOT)).read_bytes() + b"\0" + roots)
+
+
+DERIVED = (
+    Derived(LAMBDA_LOCK, LAMBDA_IN, LAMBDA_PLATFORM, "what the Lambda functions ship (deploy/lambda.in)"),
+    Derived(HOST_LOCK, PYPROJECT, LOCK_PLATFORM, "what the host image installs (no [local] or [dev])"),
+)
 
 
 def recorded_digests(path: Path) -> dict[str, str]:
@@ -109,21 +129,21 @@ def read_pins(path: Path) -> dict[str, Pin]:
 
 def check(root: Path = ROOT) -> list[str]:
     """What is stale about the locks under ``root``: one sentence per problem, empty when current."""
-    lock, lambda_lock = root / LOCK.relative_to(ROOT), root / LAMBDA_LOCK.relative_to(ROOT)
+    lock = root / LOCK.relative_to(ROOT)
     problems: list[str] = []
-    recorded = recorded_digests(lock)
-    if recorded.get("pyproject-deps") != pyproject_digest(root / PYPROJECT.relative_to(ROOT)):
+    if recorded_digests(lock).get("pyproject-deps") != pyproject_digest(root / PYPROJECT.relative_to(ROOT)):
         problems.append("pyproject.toml's dependencies changed since requirements.lock: run `make lock`")
-    roots = root / LAMBDA_IN.relative_to(ROOT)
-    if recorded_digests(lambda_lock).get("lambda-inputs") != lambda_inputs_digest(lock, roots):
-        problems.append(
-            "requirements.lock or deploy/lambda.in changed since deploy/lambda.lock: run `make lock`"
-        )
     main = read_pins(lock)
-    for name, pin in read_pins(lambda_lock).items():
-        same = main.get(name)
-        if same is None or same.version != pin.version or not set(pin.hashes) <= set(same.hashes):
-            problems.append(f"deploy/lambda.lock pins {name}=={pin.version} unlike requirements.lock")
+    for derived in DERIVED:
+        path = root / derived.path.relative_to(ROOT)
+        if recorded_digests(path).get("inputs") != derived.inputs_digest(root):
+            problems.append(
+                f"requirements.lock or {rel(derived.source)} changed since {rel(derived.path)}: run `make lock`"
+            )
+        for name, pin in read_pins(path).items():
+            same = main.get(name)
+            if same is None or same.version != pin.version or not set(pin.hashes) <= set(same.hashes):
+                problems.append(f"{rel(derived.path)} pins {name}=={pin.version} unlike requirements.lock")
     return problems
 
 
@@ -153,7 +173,7 @@ def _compile(uv: str, args: list[str], header: str, out: Path) -> None:
 
 
 def regenerate(uv: str) -> None:
-    """Write both locks afresh from PyPI (``uv pip compile``), each with its inputs' digest."""
+    """Write every lock afresh from PyPI (``uv pip compile``), each with its inputs' digest."""
     platform, python = LOCK_PLATFORM
     extras = [arg for extra in EXTRAS for arg in ("--extra", extra)]
     _compile(
@@ -165,30 +185,31 @@ def regenerate(uv: str) -> None:
         f"# pyproject-deps-sha256: {pyproject_digest()}\n",
         LOCK,
     )
-    platform, python = LAMBDA_PLATFORM
-    _compile(
-        uv,
-        [
-            rel(LAMBDA_IN),
-            "--constraint",
-            rel(LOCK),
-            "--python-platform",
-            platform,
-            "--python-version",
-            python,
-        ],
-        "# deploy/lambda.lock: what the Lambda functions ship (deploy/lambda.in under requirements.lock's"
-        f" pins,\n# resolved for {platform}, CPython {python}). Generated by `make lock`.\n"
-        f"# lambda-inputs-sha256: {lambda_inputs_digest()}\n",
-        LAMBDA_LOCK,
-    )
+    for derived in DERIVED:
+        platform, python = derived.platform
+        _compile(
+            uv,
+            [
+                rel(derived.source),
+                "--constraint",
+                rel(LOCK),
+                "--python-platform",
+                platform,
+                "--python-version",
+                python,
+            ],
+            f"# {rel(derived.path)}: {derived.purpose}, under requirements.lock's pins,\n"
+            f"# resolved for {platform}, CPython {python}. Generated by `make lock`.\n"
+            f"# inputs-sha256: {derived.inputs_digest()}\n",
+            derived.path,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.lock", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="exit 1 if a lock is stale")
-    compile_ = sub.add_parser("compile", help="regenerate both locks (needs uv and PyPI)")
+    compile_ = sub.add_parser("compile", help="regenerate every lock (needs uv and PyPI)")
     compile_.add_argument("--uv", default="uv", help="the uv executable")
     args = parser.parse_args(argv)
     if args.command == "compile":

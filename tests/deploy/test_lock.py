@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from deploy.lock import LAMBDA_IN, LAMBDA_LOCK, LOCK, PYPROJECT, ROOT, check, normalise, read_pins
+from deploy.lock import HOST_LOCK, LAMBDA_IN, LAMBDA_LOCK, LOCK, PYPROJECT, ROOT, check, normalise, read_pins
 
 
 def copy_of_the_inputs(into: Path) -> Path:
-    for path in (PYPROJECT, LOCK, LAMBDA_IN, LAMBDA_LOCK):
+    for path in (PYPROJECT, LOCK, LAMBDA_IN, LAMBDA_LOCK, HOST_LOCK):
         target = into / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
@@ -32,7 +32,10 @@ def test_a_dependency_edit_without_a_new_lock_is_caught(tmp_path: Path) -> None:
     root = copy_of_the_inputs(tmp_path)
     pyproject = root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"httpx~=0.28"', '"httpx~=0.28.1"'))
-    assert check(root) == ["pyproject.toml's dependencies changed since requirements.lock: run `make lock`"]
+    assert check(root) == [
+        "pyproject.toml's dependencies changed since requirements.lock: run `make lock`",
+        "requirements.lock or pyproject.toml changed since deploy/host.lock: run `make lock`",
+    ]
 
 
 def test_an_edit_outside_the_dependencies_needs_no_new_lock(tmp_path: Path) -> None:
@@ -67,7 +70,10 @@ def test_every_pin_satisfies_pyproject(extra: str | None) -> None:
         assert pin.hashes, f"{pin.name} has no hashes"
 
 
-def test_the_lambda_lock_ships_no_speech_stack_and_nothing_pulls_in_torch() -> None:
+def test_the_derived_locks_leave_out_what_they_do_not_run_and_nothing_pulls_in_torch() -> None:
     assert "torch" not in read_pins(LOCK)
-    shipped = set(read_pins(LAMBDA_LOCK))
-    assert not shipped & {"numpy", "onnxruntime", "openai", "websockets", "moto", "faster-whisper", "rich"}
+    lambda_ = set(read_pins(LAMBDA_LOCK))
+    assert not lambda_ & {"numpy", "onnxruntime", "openai", "websockets", "moto", "faster-whisper", "rich"}
+    host = set(read_pins(HOST_LOCK))
+    assert {"temporalio", "openai", "websockets", "uvloop"} <= host
+    assert not host & {"moto", "onnxruntime", "faster-whisper", "piper-tts", "pytest", "ruff", "mypy"}
