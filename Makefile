@@ -109,6 +109,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_bridge
 	$(VENV)/bin/python -m bench.bench_bridge --tls
 	$(VENV)/bin/python -m bench.bench_engine
+	$(VENV)/bin/python -m bench.bench_cold_start
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
