@@ -43,7 +43,7 @@ $(SAM):
 	python3 -m venv $(TOOLS)/sam
 	$(TOOLS)/sam/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
 
-# After editing pyproject.toml's dependencies or deploy/lambda.in: both locks afresh from PyPI.
+# After editing pyproject.toml's dependencies or deploy/lambda.in: every lock afresh from PyPI (uv).
 lock: $(UV)
 	python3 -m deploy.lock compile --uv $(UV)
 
