@@ -3,23 +3,69 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := switchboard workflows activities voice functions infra evals bench dashboard tests
+PACKAGES := switchboard workflows activities voice functions infra evals bench dashboard deploy tests
+# Build tools, each in a venv of its own under .local/tools so their pins never meet the project's.
+TOOLS := .local/tools
+UV_VERSION := 0.13.9
+SAM_VERSION := 1.170.0
+UV := $(TOOLS)/uv/bin/uv
+SAM := $(TOOLS)/sam/bin/sam
+LAMBDA_FUNCTIONS := FormSubmittedFunction CallStatusFunction InboundCallFunction
+# sam build runs again only when the template or the functions' lock changed (make test calls it).
+LAMBDA_STAMP = .local/lambda/sam-build-$(shell cat template.yaml deploy/lambda.lock | sha256sum | cut -c1-16).stamp
+# sam validate needs a region and credentials to exist, never to work: it does not reach AWS.
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 # The local stack dials at any hour so the demo works whenever it runs; production's default is the
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install chromium test lint typecheck cfn-lint unit up down status demo evals bench clean
+.PHONY: install lock chromium test lint typecheck cfn-lint unit up down status demo evals bench clean \
+	sam-build sam-validate lambda-artifacts $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Re-installs only when pyproject.toml changed since the last install.
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[local,dev]'
+# Installs requirements.lock (every file hash-checked: the same versions everywhere), then the
+# project itself without resolving anything. Again only when pyproject.toml or the lock changed.
+$(STAMP): pyproject.toml requirements.lock | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
 install: $(STAMP)
+
+$(UV):
+	python3 -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install -q uv==$(UV_VERSION)
+
+$(SAM):
+	python3 -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
+
+# After editing pyproject.toml's dependencies or deploy/lambda.in: every lock afresh from PyPI (uv).
+lock: $(UV)
+	python3 -m deploy.lock compile --uv $(UV)
+
+# The functions' artifacts (.aws-sam/build/<Function>/), each checked against the size budget.
+# sam's makefile builder runs the build-<Function> targets below in this directory (samconfig.toml:
+# build_in_source), so the artifacts come from deploy/artifact.py and deploy/lambda.lock.
+sam-build: install $(SAM)
+	$(SAM_ENV) $(SAM) build
+	$(PY) -m deploy.artifact sizes $(addprefix .aws-sam/build/,$(LAMBDA_FUNCTIONS))
+
+sam-validate: $(SAM)
+	$(SAM_ENV) $(SAM) validate --lint
+
+$(addprefix build-,$(LAMBDA_FUNCTIONS)):
+	@test -n "$(ARTIFACTS_DIR)" || { echo "$@ is sam build's target: run make sam-build"; exit 1; }
+	$(PY) -m deploy.artifact lambda --into "$(ARTIFACTS_DIR)"
+
+lambda-artifacts: $(LAMBDA_STAMP)
+
+$(LAMBDA_STAMP):
+	$(MAKE) sam-validate sam-build
+	@rm -f .local/lambda/sam-build-*.stamp && touch $@
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -38,7 +84,7 @@ chromium:
 unit: install chromium
 	$(VENV)/bin/pytest -q -m "not slow"
 
-test: lint typecheck cfn-lint unit
+test: lint typecheck cfn-lint lambda-artifacts unit
 
 up: install
 	$(VENV)/bin/switchboard up
@@ -63,6 +109,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_bridge
 	$(VENV)/bin/python -m bench.bench_bridge --tls
 	$(VENV)/bin/python -m bench.bench_engine
+	$(VENV)/bin/python -m bench.bench_cold_start
 
 clean: down
-	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".local"), description="State, logs and local files of the stack.")
     host: str = Field(default="local", description="This machine's name; voice task queue is voice-<host>.")
+    bind_address: str = Field(
+        default=LOCAL_HOST,
+        description="Where the voice worker listens: 0.0.0.0 in a container behind a load balancer.",
+    )
 
     # Temporal: local dev server by default, Temporal Cloud by setting the three standard variables.
     temporal_address: str = Field(default=f"{LOCAL_HOST}:7233", validation_alias=_env("TEMPORAL_ADDRESS"))

@@ -12,6 +12,7 @@ from activities.recordings import RecordingActivities
 from switchboard.config import Settings, get_settings
 from switchboard.readiness import mark_ready
 from switchboard.temporal import connect_client
+from voice import live_calls
 from voice.activity import VoiceActivities
 from voice.serve import run, serve, settle_heap
 
@@ -30,10 +31,15 @@ async def main(settings: Settings | None = None) -> None:
     ready = asyncio.Event()
     async with worker:
         server = asyncio.create_task(serve(s, activities.broker, ready=ready))
-        await ready.wait()
-        settle_heap()
-        mark_ready(s, "voice")
-        await server
+        metric = live_calls.start(s, lambda: activities.live_calls)  # in AWS only (template.yaml)
+        try:
+            await ready.wait()
+            settle_heap()
+            mark_ready(s, "voice")
+            await server
+        finally:
+            if metric is not None:
+                metric.cancel()
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ class VoiceActivities:
         self.client = client
         self.settings = settings
         self.broker = StreamBroker(on_stream=self.on_stream)
+        self.live_calls = 0  # conversations running here (voice/live_calls.py publishes it)
 
     async def on_stream(self, call_id: str, parameters: dict[str, str]) -> None:
         """A verified stream arrived: tell its workflow this host holds it."""
@@ -122,6 +123,7 @@ class VoiceActivities:
         hooks = WorkflowHooks(self.client.get_workflow_handle(inp.call_id))
         commands: asyncio.Queue[ConversationCommand] = asyncio.Queue()
         beat = asyncio.create_task(self._heartbeat(hooks, commands))
+        self.live_calls += 1
         try:
             result = await run_conversation(
                 stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands
@@ -131,6 +133,7 @@ class VoiceActivities:
             log.info("conversation cancelled after %.1f s", cancelled.result.duration_s)
             raise
         finally:
+            self.live_calls -= 1
             beat.cancel()
             stream.release()
         await hooks.flush()

@@ -29,7 +29,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from switchboard.config import LOCAL_HOST, Settings
+from switchboard.config import Settings
 from switchboard.tokens import verify_stream_token
 from voice import twilio_media
 from voice.twilio_media import StartMessage, TwilioFrameError
@@ -175,7 +175,7 @@ class MediaServer:
     async def start(self) -> None:
         self._server = await serve(
             self._serve_socket,
-            LOCAL_HOST,
+            self.settings.bind_address,
             self.port,
             process_request=self._http,
             create_connection=StampedServerConnection,
