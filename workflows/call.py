@@ -168,7 +168,8 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
             limit.cancel()
-            if self.transferred and not transfer.done() and workflow.patched("transfer-not-cut"):
+            in_flight = self.transfer_ready and self.transferred and not transfer.done()
+            if in_flight and workflow.patched("transfer-not-cut"):
                 await transfer  # the hand-over is under way (its redirect ended the stream): let it finish
             else:
                 transfer.cancel()

@@ -29,6 +29,7 @@ from switchboard.messages import (
     HangupInput,
     StreamAttached,
     TransferInput,
+    TransferProgress,
     TurnBatch,
 )
 from switchboard.models import CallOutcome, CallRequest, Direction, Speaker, Turn
@@ -92,6 +93,9 @@ async def simulated_call(
     @activity.defn(name="transfer")
     async def transfer(req: TransferInput) -> str:
         transfers.append(req)
+        if req.workflow_id:  # a warm transfer: the person answers and hears the note, as Twilio reports it
+            progress = TransferProgress(step="whisper")
+            await client.get_workflow_handle(req.workflow_id).signal(CallWorkflow.transfer_progress, progress)
         return "transferred"
 
     @activity.defn(name="hangup")

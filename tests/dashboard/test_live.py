@@ -118,7 +118,9 @@ async def test_live_call_transcript_approval_whisper_and_take_over(
         handover = "Caller upset: technician missed job 4172"
         assert "take over: accepted" in await act(card, 1, {"text": handover, "to_number": "+61255550199"})
         await card.locator(".escalation", has_text="technician missed").wait_for()
-        assert [(t.to_number, t.note) for t in call.transfers] == [("+61255550199", handover)]
+        [sent] = call.transfers
+        assert sent.to_number == "+61255550199" and handover in sent.note  # the hand-over note, warm
+        assert "get job status" in sent.note  # with what was already done on the call
 
         updates = await supervise_updates(call)
         assert [u["kind"] for u in updates] == ["approve", "whisper", "take_over"]

@@ -92,6 +92,8 @@ def test_the_gateway_routes_exactly_what_the_template_deploys() -> None:
         ("POST /callbacks", "FormSubmittedFunction", "functions.form_submitted.lambda_handler"),
         ("POST /forms/submissions", "FormSubmittedFunction", "functions.form_submitted.lambda_handler"),
         ("POST /twilio/status", "CallStatusFunction", "functions.call_status.lambda_handler"),
+        ("POST /twilio/transfer/whisper", "CallStatusFunction", "functions.call_status.lambda_handler"),
+        ("POST /twilio/transfer/result", "CallStatusFunction", "functions.call_status.lambda_handler"),
         ("POST /twilio/voice", "InboundCallFunction", "functions.inbound_call.lambda_handler"),
     }
     by_function = {r.function: r for r in routes_from_template()}
