@@ -6,6 +6,7 @@ import base64
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
@@ -22,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 @pytest_asyncio.fixture
-async def http() -> AsyncIterator[TestClient[object, object]]:
+async def http() -> AsyncIterator[TestClient[web.Request, web.Application]]:
     app = build_app(EnvelopeCodec(TEST_KEYS), SECRET, [UI])
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
@@ -34,7 +35,7 @@ def body(*texts: str) -> str:
     return json_format.MessageToJson(Payloads(payloads=payloads))
 
 
-async def test_encode_then_decode_round_trips(http: TestClient[object, object]) -> None:
+async def test_encode_then_decode_round_trips(http: TestClient[web.Request, web.Application]) -> None:
     sent = body("Jane Citizen on +61412345678")
     encoded = await http.post("/encode", data=sent, headers=AUTH)
     assert encoded.status == 200
@@ -47,20 +48,20 @@ async def test_encode_then_decode_round_trips(http: TestClient[object, object]) 
     assert json_format.Parse(await decoded.text(), Payloads()) == json_format.Parse(sent, Payloads())
 
 
-async def test_plain_payloads_decode_as_they_are(http: TestClient[object, object]) -> None:
+async def test_plain_payloads_decode_as_they_are(http: TestClient[web.Request, web.Application]) -> None:
     sent = body("an old history's turn")
     decoded = await http.post("/decode", data=sent, headers=AUTH)
     assert json_format.Parse(await decoded.text(), Payloads()) == json_format.Parse(sent, Payloads())
 
 
-async def test_no_or_wrong_authorization_is_401(http: TestClient[object, object]) -> None:
+async def test_no_or_wrong_authorization_is_401(http: TestClient[web.Request, web.Application]) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": SECRET}):
         answer = await http.post("/decode", data=body("x"), headers=headers)
         assert answer.status == 401
         assert b"Citizen" not in await answer.read()
 
 
-async def test_a_malformed_body_is_400(http: TestClient[object, object]) -> None:
+async def test_a_malformed_body_is_400(http: TestClient[web.Request, web.Application]) -> None:
     for data in ("not json", '{"payloads": 3}', '{"payloads": [{"data": 5}]}', '{"other": []}'):
         answer = await http.post("/decode", data=data, headers=AUTH)
         assert answer.status == 400, data
@@ -69,7 +70,9 @@ async def test_a_malformed_body_is_400(http: TestClient[object, object]) -> None
     assert answer.status == 400 and "names no data key" in await answer.text()
 
 
-async def test_the_ui_origin_may_call_it_and_others_may_not(http: TestClient[object, object]) -> None:
+async def test_the_ui_origin_may_call_it_and_others_may_not(
+    http: TestClient[web.Request, web.Application],
+) -> None:
     preflight = await http.options(
         "/decode",
         headers={
