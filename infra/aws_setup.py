@@ -1,7 +1,8 @@
 """Create the AWS resources Switchboard needs, idempotently (moto locally; the SAM template in AWS).
 
 Mirrors ``template.yaml``: the recordings bucket with SSE-KMS default encryption, a public
-access block, a TLS-only policy and a lifecycle; the SES sender identity; the idempotency table.
+access block, a TLS-only policy and a lifecycle; the KMS key of the Temporal payloads' data keys;
+the SES sender identity; the idempotency table.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from switchboard import aws
 from switchboard.config import Settings
 
 
-def _kms_key_id(kms: Any, alias: str) -> str:
+def _kms_key_id(kms: Any, alias: str, description: str = "Switchboard call recordings") -> str:
     for a in kms.list_aliases()["Aliases"]:
         if a["AliasName"] == alias and "TargetKeyId" in a:
             return str(a["TargetKeyId"])
-    key_id = str(kms.create_key(Description="Switchboard call recordings")["KeyMetadata"]["KeyId"])
+    key_id = str(kms.create_key(Description=description)["KeyMetadata"]["KeyId"])
     kms.create_alias(AliasName=alias, TargetKeyId=key_id)
     return key_id
 
@@ -110,7 +111,9 @@ def _idempotency_table(ddb: Any, table: str) -> None:
 
 
 def provision_sync(settings: Settings) -> None:
-    key_id = _kms_key_id(aws.client("kms", settings), settings.recordings_kms_alias)
+    kms = aws.client("kms", settings)
+    key_id = _kms_key_id(kms, settings.recordings_kms_alias)
+    _kms_key_id(kms, settings.payload_kms_alias, "Switchboard Temporal payloads (data keys)")
     _bucket(aws.client("s3", settings), settings, key_id)
     _mail_identity(aws.client("sesv2", settings), settings.mail_sender)
     _idempotency_table(aws.client("dynamodb", settings), settings.idempotency_table)

@@ -65,9 +65,12 @@ def temporal(settings: Settings, *, time_skipping: bool = False, in_memory: bool
         argv += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
 
     async def healthy() -> bool:
-        from temporalio.client import Client
+        from switchboard.temporal import connect_client
 
-        client = await Client.connect(f"{LOCAL_HOST}:{p.temporal}", namespace=settings.temporal_namespace)
+        here = settings.model_copy(
+            update={"temporal_address": f"{LOCAL_HOST}:{p.temporal}", "temporal_api_key": None}
+        )
+        client = await connect_client(here, fail_fast=True)
         return await client.service_client.check_health()
 
     return ServiceSpec(

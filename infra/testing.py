@@ -29,6 +29,7 @@ def isolated_settings(home: Path, **overrides: object) -> Settings:
         "public_api_url": f"http://{LOCAL_HOST}:{ports.gateway}",
         "voice_webhook_url": f"http://{LOCAL_HOST}:{ports.gateway}/twilio/voice",
         "tts_url": f"http://{LOCAL_HOST}:{ports.tts}",
+        "codec_origins": f"http://{LOCAL_HOST}:{ports.temporal_ui}",
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -143,6 +143,18 @@ def cmd_dashboard(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve Temporal's codec protocol (/decode, /encode) for the UI, behind SWITCHBOARD_CODEC_SECRET."""
+    from switchboard.codec_server import serve
+
+    console.print(
+        f"codec server on http://{args.host}:{settings.ports.codec} "
+        f"(origins {settings.codec_origins}; Authorization: Bearer $SWITCHBOARD_CODEC_SECRET)"
+    )
+    serve(settings, host=args.host)
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(prog="switchboard", description="Run AI phone agents in production.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +180,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["worker"] = cmd_worker
     sub.add_parser("dashboard", help="serve the supervisor dashboard on 127.0.0.1:8000")
     commands["dashboard"] = cmd_dashboard
+    codec = sub.add_parser(
+        "codec-server", help="decode encrypted payloads for the Temporal UI (/decode, /encode)"
+    )
+    codec.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    commands["codec-server"] = cmd_codec_server
     cli_intake.add_parser(sub)
     commands["intake"] = cli_intake.cmd_intake_pending
     evals_cli.add_parser(sub)

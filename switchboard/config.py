@@ -42,6 +42,7 @@ class Ports(BaseSettings):
     phone: int = 8766
     tts: int = 8767
     dashboard: int = 8000
+    codec: int = 8234
 
 
 class Settings(BaseSettings):
@@ -73,6 +74,23 @@ class Settings(BaseSettings):
     recordings_bucket: str = "switchboard-recordings"
     recordings_kms_alias: str = "alias/switchboard-recordings"
     idempotency_table: str = "switchboard-idempotency"
+
+    # Temporal payloads: AES-256-GCM under data keys from this KMS key (switchboard/codec.py).
+    payload_kms_alias: str = Field(
+        default="alias/switchboard-payloads", description="KMS key of the payloads' data keys."
+    )
+    payload_key_rotate_s: float = Field(default=300.0, description="A data key encrypts for this long.")
+    payload_key_max_uses: int = Field(default=1_000_000, description="…and for this many payloads at most.")
+    payload_key_cache_s: float = Field(default=3600.0, description="A decrypted data key is kept this long.")
+    # The codec server the Temporal UI decodes through (``switchboard codec-server``).
+    codec_secret: SecretStr = Field(
+        default=SecretStr("local-codec-secret"),
+        description="The codec server's bearer token (Authorization: Bearer <secret>).",
+    )
+    codec_origins: str = Field(
+        default=f"http://{LOCAL_HOST}:8233,http://localhost:8233",
+        description="Origins (comma-separated) allowed to call it: the Temporal UI.",
+    )
     mail_sender: str = "agent@switchboard.local"
 
     # OpenAI Realtime: the local engine by default.

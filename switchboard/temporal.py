@@ -1,29 +1,79 @@
-"""The one way every part connects to Temporal: pydantic payloads, and Cloud auth by config."""
+"""The one way every part connects to Temporal: pydantic payloads, encrypted by the payload codec,
+and Cloud auth by config.
+
+``connect_client`` is the only place a ``Client`` is built, and ``data_converter`` the only place
+a converter is: workers, the voice worker, the Lambdas, the dashboard, the CLI, the evals and the
+replay tests all get pydantic payloads encrypted by ``switchboard.codec.EnvelopeCodec``, with
+failure messages and stack traces encrypted too (they can quote a caller).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RetryConfig
 
+from switchboard import aws
+from switchboard.codec import EnvelopeCodec, KeySource, KmsKeys
 from switchboard.config import Settings, get_settings
+
+# One codec per key configuration and process, so every client of a process shares the current
+# data key and the cache of decrypted ones.
+_codecs: dict[tuple[object, ...], EnvelopeCodec] = {}
+
+
+def payload_codec(settings: Settings | None = None, *, keys: KeySource | None = None) -> EnvelopeCodec:
+    """The process's codec for ``settings`` (KMS key ``payload_kms_alias``), or one over ``keys`` (tests)."""
+    s = settings or get_settings()
+    tuning = (s.payload_key_rotate_s, s.payload_key_max_uses, s.payload_key_cache_s)
+    cache_key: tuple[object, ...] = (
+        (keys,) if keys is not None else (s.aws_endpoint, s.aws_region, s.payload_kms_alias)
+    ) + tuning
+    codec = _codecs.get(cache_key)
+    if codec is None:
+        source = keys or KmsKeys(s.payload_kms_alias, lambda: aws.client("kms", s))
+        codec = EnvelopeCodec(
+            source,
+            rotate_after_s=s.payload_key_rotate_s,
+            rotate_after_uses=s.payload_key_max_uses,
+            cache_ttl_s=s.payload_key_cache_s,
+        )
+        _codecs[cache_key] = codec
+    return codec
+
+
+def data_converter(settings: Settings | None = None, *, keys: KeySource | None = None) -> DataConverter:
+    """Pydantic payloads through the payload codec; failures' messages encoded with them."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=payload_codec(settings, keys=keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect_client(
-    settings: Settings | None = None, *, fail_fast: bool = False, wait_s: float = 0.0
+    settings: Settings | None = None,
+    *,
+    fail_fast: bool = False,
+    wait_s: float = 0.0,
+    keys: KeySource | None = None,
 ) -> Client:
     """Connect to the configured Temporal (local dev server, self-hosted or Temporal Cloud).
 
     With ``TEMPORAL_API_KEY`` set, TLS is switched on and the key is sent, as Temporal Cloud expects.
     ``fail_fast`` uses a tight retry budget, for request handlers that must answer quickly;
     ``wait_s`` keeps trying that long for a server that is still starting (workers at boot).
+    ``keys`` replaces KMS as the source of data keys (tests and recorded fixtures only).
     """
     s = settings or get_settings()
     api_key = s.temporal_api_key.get_secret_value() if s.temporal_api_key else None
     retry = RetryConfig(max_retries=2, max_elapsed_time_millis=2000) if fail_fast else RetryConfig()
+    converter = data_converter(s, keys=keys)
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -32,7 +82,7 @@ async def connect_client(
                 namespace=s.temporal_namespace,
                 api_key=api_key,
                 tls=bool(api_key),
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 retry_config=retry,
             )
         except RuntimeError:

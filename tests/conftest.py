@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,6 +36,12 @@ async def stack(stack_home: Path) -> AsyncIterator[Settings]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_client(stack: Settings) -> Client:
+    """A client of the stack; when histories are exported as replay fixtures, its payloads are
+    encrypted under the test key (moto's KMS keys are gone once the stack stops)."""
+    if os.environ.get("SWITCHBOARD_EXPORT_HISTORIES") == "1":
+        from tests.support.keys import TEST_KEYS
+
+        return await connect_client(stack, keys=TEST_KEYS)
     return await connect_client(stack)
 
 

@@ -1,5 +1,11 @@
 """Replay safety: histories of representative calls, recorded from real runs, must replay
-against today's workflow code. A change that would break calls in flight fails here."""
+against today's workflow code. A change that would break calls in flight fails here.
+
+The replayer decodes through the same converter and payload codec as every client: histories
+recorded before the codec hold plain JSON payloads and replay as they are;
+``*encrypted*.json`` were recorded encrypted under the test key of ``tests/support/keys.py``
+(re-recorded fixtures are too: with ``SWITCHBOARD_EXPORT_HISTORIES=1`` the ``temporal_client``
+fixture encrypts under that key)."""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from switchboard.codec import ENCODING
+from switchboard.temporal import data_converter
+from tests.support.keys import TEST_KEYS
 from workflows.worker import workflow_classes
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -22,5 +30,14 @@ def test_there_are_histories_to_replay() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=list(workflow_classes()), data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=list(workflow_classes()), data_converter=data_converter(keys=TEST_KEYS))
     await replayer.replay_workflow(history)
+
+
+def test_an_encrypted_history_is_among_them() -> None:
+    encrypted = [p for p in HISTORIES if "encrypted" in p.stem]
+    assert encrypted
+    for path in encrypted:
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        started = history.events[0].workflow_execution_started_event_attributes
+        assert started.input.payloads[0].metadata["encoding"] == ENCODING

@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from switchboard.config import Settings
+from switchboard.history import decoded_history
 from switchboard.messages import ConsentAnswer, EndReason, ToolCallRequest
 from switchboard.models import AgentProfile, Speaker, ToolCall
 from switchboard.profiles import load_profile
@@ -35,7 +36,8 @@ def held_profile() -> Any:
 
 async def supervise_updates(call: SimulatedCall) -> list[dict[str, Any]]:
     """The ``supervise`` Updates in the call's history, with their arguments."""
-    history = await call.handle.fetch_history()
+    codec = call.handle._client.data_converter.payload_codec  # the payloads are encrypted
+    history = await decoded_history(await call.handle.fetch_history(), codec)
     found = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:

@@ -385,8 +385,8 @@ async def test_gave_up_stays_escalated_and_listed_with_the_summary_kept(
     listed = await _listed(skipper.client, handle.id)
     assert listed.status == "undelivered"
     started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
-    kept = IntakeDeliveryInput.model_validate_json(started.input.payloads[0].data)
-    assert kept.summary == intake.summary  # the whole summary stays in the workflow's history
+    [kept] = await skipper.client.data_converter.decode(started.input.payloads, [IntakeDeliveryInput])
+    assert kept.summary == intake.summary  # the whole summary stays in the history (encrypted)
 
 
 async def test_restarting_temporal_and_the_worker_before_8_loses_nothing(

@@ -1,0 +1,99 @@
+"""The codec server: Temporal's remote codec protocol over HTTP, so a person with the secret can read
+encrypted payloads in the Temporal UI (or ``temporal … --codec-endpoint``) without the UI or the
+server ever holding a key.
+
+``POST /decode`` and ``POST /encode`` take and return ``{"payloads": [...]}`` in the protobuf JSON
+form (metadata values and data base64), as the UI sends them. Every call needs
+``Authorization: Bearer <SWITCHBOARD_CODEC_SECRET>`` (401 without it, or with another one); a body
+that is not that shape is a 400. Browsers may call it from the configured origins only (CORS;
+preflight requests need no secret). It listens on 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+from temporalio.converter import PayloadCodec
+
+from switchboard.codec import PayloadDecryptError
+from switchboard.config import Settings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_ALLOW_HEADERS = "Authorization, Content-Type, X-Namespace"
+
+
+def build_app(codec: PayloadCodec, secret: str, origins: Sequence[str]) -> web.Application:
+    """The aiohttp app: ``codec`` behind a bearer ``secret``, callable from ``origins`` in a browser."""
+    if not secret:
+        raise ValueError("the codec server needs a secret")
+    allowed = {o.strip().rstrip("/") for o in origins if o.strip()}
+    expected = f"Bearer {secret}".encode()
+
+    def cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        origin = request.headers.get("Origin", "")
+        if origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = _ALLOW_HEADERS
+            response.headers["Vary"] = "Origin"
+        return response
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "OPTIONS":  # a browser's preflight: no credentials are sent with it
+            return cors(request, web.Response(status=204))
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return cors(request, web.json_response({"error": "unauthorized"}, status=401))
+        return cors(request, await handler(request))
+
+    def endpoint(transform: Callable[[Payloads], Awaitable[Payloads]]) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            try:
+                payloads = json_format.Parse(await request.text(), Payloads())
+            except (json_format.ParseError, UnicodeDecodeError, ValueError) as err:
+                return web.Response(status=400, text=f"malformed payloads: {type(err).__name__}")
+            try:
+                result = await transform(payloads)
+            except PayloadDecryptError as err:  # names the data key by fingerprint only
+                return web.Response(status=400, text=str(err))
+            return web.Response(
+                text=json_format.MessageToJson(result, always_print_fields_with_no_presence=True),
+                content_type="application/json",
+            )
+
+        return handle
+
+    async def decode(payloads: Payloads) -> Payloads:
+        return Payloads(payloads=await codec.decode(payloads.payloads))
+
+    async def encode(payloads: Payloads) -> Payloads:
+        return Payloads(payloads=await codec.encode(payloads.payloads))
+
+    app = web.Application(middlewares=[guard], client_max_size=8 * 1024 * 1024)
+    app.router.add_post("/decode", endpoint(decode))
+    app.router.add_post("/encode", endpoint(encode))
+    for path in ("/decode", "/encode"):
+        app.router.add_route("OPTIONS", path, endpoint(decode))  # answered by the middleware
+    return app
+
+
+def app_for(settings: Settings) -> web.Application:
+    """The codec server of ``settings``: the payload codec every client uses, its secret and origins."""
+    from switchboard.temporal import payload_codec
+
+    return build_app(
+        payload_codec(settings),
+        settings.codec_secret.get_secret_value(),
+        settings.codec_origins.split(","),
+    )
+
+
+def serve(settings: Settings, host: str = "127.0.0.1") -> None:
+    """Run the codec server on ``settings.ports.codec`` until interrupted."""
+    web.run_app(app_for(settings), host=host, port=settings.ports.codec, print=None)
