@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_PHONE = re.compile(r"\+?\d[\d ]{6,}\d")
+# A run of digits on its own: not one inside an identifier (a call id's UUID, a Twilio sid, an S3 key).
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
 
 
 def mask_phone(text: str) -> str:
