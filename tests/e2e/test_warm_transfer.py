@@ -51,7 +51,11 @@ async def test_the_person_hears_the_note_before_the_caller_is_bridged(
     heard = whisper[0]["at_ms"] + whisper[0]["detail"]["ms"]
     assert whisper[0]["detail"]["ms"] > 1000 and heard <= bridged[0]["at_ms"]  # all of it, then the caller
     note = whisper[0]["detail"]["text"]
-    assert note.startswith("Transfer from the AI assistant") and "4172" in note  # what was done so far
+    assert note.startswith("Transfer from the AI assistant")
+    # What was done so far (the job lookup, when the engine heard the number; the exact note is
+    # checked without speech in tests/workflows/test_transfer_workflow.py):
+    done = [r.name.replace("_", " ") for r in outcome.tool_results if r.ok and r.name in ("get_job_status",)]
+    assert all(d in note for d in done) and (done or "Nothing was done" in note), note
     timeline = await fetch_timeline(e2e_client, f"call-{sid}", reveal=True)
     transfer = next(e for e in timeline if e.title == "transfer completed")
     assert transfer.detail["input"]["note"] == note  # the history has the transfer and its note
