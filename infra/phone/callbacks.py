@@ -19,6 +19,8 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from twilio.request_validator import RequestValidator
 
+from infra.phone import twiml
+
 log = logging.getLogger("infra.phone.callbacks")
 
 USER_AGENT = "TwilioProxy/1.1"
@@ -129,6 +131,14 @@ class Webhooks:
             if attempt < self._attempts:
                 await asyncio.sleep(self._backoff_s * attempt)
         return delivery
+
+    async def document(self, delivery: Delivery, *, call_sid: str) -> list[twiml.Verb]:
+        """A webhook that answers TwiML (a voice URL, ``<Dial action>``, ``<Number url>``): its verbs.
+        Raises ``TwimlError`` when it failed or answered what Twilio would not run."""
+        await self.send(delivery, call_sid=call_sid)
+        if delivery.status_code is None or delivery.status_code >= 400:
+            raise twiml.TwimlError(f"webhook answered {delivery.status_code or delivery.error}")
+        return twiml.parse(delivery.body, base_url=delivery.url)
 
 
 class Outbox:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from infra.phone import twiml
 from infra.phone.callbacks import Delivery
-from infra.phone.callee import Callee
 from infra.phone.calls import API_VERSION, Call, new_sid
 from infra.phone.context import Interrupt, NetworkContext
 
@@ -45,12 +44,11 @@ class DialLeg:
         self,
         verb: twiml.Dial,
         parent: Call,
-        callee: Callee,
         ctx: NetworkContext,
         interrupt: Interrupt,
         speech_ms: Callable[[str], Awaitable[int]],
     ) -> None:
-        self.verb, self.parent, self.callee = verb, parent, callee
+        self.verb, self.parent, self.callee = verb, parent, ctx.callees.lookup(verb.number)
         self.ctx, self.interrupt, self.speech_ms = ctx, interrupt, speech_ms
         self.sid = new_sid("CA")
 
@@ -97,14 +95,12 @@ class DialLeg:
             "To": self.verb.number,
             "Called": self.verb.number,
         }
-        delivery = await self.ctx.webhooks.send(Delivery("whisper", url, method, params), call_sid=self.sid)
-        if delivery.status_code is None or delivery.status_code >= 400:
-            log.warning("call %s: the whisper TwiML failed: %s", self.parent.sid, delivery.error)
-            self.parent.note("whisper_failed", error=delivery.error or str(delivery.status_code))
-            return False
         try:
-            verbs = twiml.parse(delivery.body, base_url=url)
+            verbs = await self.ctx.webhooks.document(
+                Delivery("whisper", url, method, params), call_sid=self.sid
+            )
         except twiml.TwimlError as exc:
+            log.warning("call %s: the whisper TwiML is unusable: %s", self.parent.sid, exc)
             self.parent.note("whisper_failed", error=str(exc))
             return False
         for item in verbs:

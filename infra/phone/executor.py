@@ -150,10 +150,7 @@ class Executor:
     async def _dial(self, verb: twiml.Dial) -> bool:
         """Ring the number, whisper to it, bridge; then ``<Dial action>``'s TwiML replaces the rest of
         the document, or without an action the document goes on (Twilio's semantics)."""
-        leg = DialLeg(
-            verb, self.call, self.ctx.callees.lookup(verb.number), self.ctx, self.interrupt, self.speech_ms
-        )
-        result = await leg.run()
+        result = await DialLeg(verb, self.call, self.ctx, self.interrupt, self.speech_ms).run()
         if result.status == "completed":
             self.call.note("transferred", to=verb.number)
             self.ended_by = "transfer"
@@ -161,19 +158,15 @@ class Executor:
             return False
         if verb.action is None:
             return True
-        params = call_params(self.call) | result.params()
-        delivery = await self.ctx.webhooks.send(
-            Delivery("dial-action", verb.action, verb.method, params), call_sid=self.call.sid
-        )
-        self.outbox.delivered.append(delivery)
+        delivery = Delivery("dial-action", verb.action, verb.method, call_params(self.call) | result.params())
         try:
-            if delivery.status_code is None or delivery.status_code >= 400:
-                raise twiml.TwimlError(f"webhook answered {delivery.status_code or delivery.error}")
-            verbs = twiml.parse(delivery.body, base_url=verb.action)
+            verbs = await self.ctx.webhooks.document(delivery, call_sid=self.call.sid)
         except twiml.TwimlError as exc:
             log.warning("call %s: the dial action's TwiML is unusable: %s", self.call.sid, exc)
             self.call.note("application_error", error=str(exc))
             return False
+        finally:
+            self.outbox.delivered.append(delivery)
         await self.run(verbs)
         return False  # the action's document took the place of the rest
 

@@ -179,13 +179,11 @@ class CallRun:
             params = call_params(self.call)
             if self.call.answered_by is not None:
                 params["AnsweredBy"] = self.call.answered_by
-            delivery = await self.ctx.webhooks.send(
-                Delivery("twiml", url, method, params), call_sid=self.call.sid
-            )
-            self.outbox.delivered.append(delivery)
-            if delivery.status_code is None or delivery.status_code >= 400:
-                raise twiml.TwimlError(f"webhook answered {delivery.status_code or delivery.error}")
-            return twiml.parse(delivery.body, base_url=url)
+            delivery = Delivery("twiml", url, method, params)
+            try:
+                return await self.ctx.webhooks.document(delivery, call_sid=self.call.sid)
+            finally:
+                self.outbox.delivered.append(delivery)
         except twiml.TwimlError as exc:
             # Twilio plays "an application error has occurred" and hangs up.
             log.warning("call %s: TwiML unusable: %s", self.call.sid, exc)
