@@ -7,7 +7,6 @@ error (Twilio reports a call's end after the workflow may have closed): 204 eith
 """
 
 # No ``from __future__ import annotations`` here: Powertools' validation reads the route signatures.
-import re
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -21,12 +20,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret
 from functions._twilio import signed_params
+from functions._twilio import workflow_id as webhook_workflow
 from functions.transfer import TransferRoutes
 from switchboard.config import get_settings
 from switchboard.messages import TelephonyEvent
 
 SIGNAL = "telephony_event"
-_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 logger = Logger()
 tracer = Tracer()
@@ -73,9 +72,7 @@ def twilio_status() -> Response[str]:
     token = secret("TWILIO_AUTH_TOKEN_SECRET_ARN", settings.twilio_auth_token)
     params = signed_params(event, settings.public_api_url, token)
     telephony = telephony_event(params)
-    workflow_id = (event.query_string_parameters or {}).get("wf") or f"call-{telephony.call_sid}"
-    if not _WORKFLOW_ID.match(workflow_id):
-        raise BadRequestError("wf is not a workflow id")
+    workflow_id = webhook_workflow(event, default=f"call-{telephony.call_sid}")
     delivered = deliver(workflow_id, telephony)
     metrics.add_metric(
         name="StatusSignalled" if delivered else "StatusOrphaned", unit=MetricUnit.Count, value=1

@@ -24,14 +24,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from twilio.twiml.voice_response import VoiceResponse
 
 from functions._runtime import TemporalRuntime, TemporalUnavailable, secret
-from functions._twilio import signed_params
+from functions._twilio import signed_params, twiml_response
 from switchboard.config import get_settings
 from switchboard.models import CallRequest, Direction
 from switchboard.routing import route_for
 from switchboard.telephony import stream_twiml
 from workflows.call import CallWorkflow
 
-TEXT_XML = "text/xml"
 NOT_IN_SERVICE = "Sorry, this number is not in service. Goodbye."
 UNAVAILABLE = "Sorry, we can't take your call right now. Please call again in a few minutes. Goodbye."
 
@@ -47,7 +46,7 @@ def say_and_hang_up(text: str) -> Response[str]:
     twiml = VoiceResponse()
     twiml.say(text)
     twiml.hangup()
-    return Response(status_code=200, content_type=TEXT_XML, body=str(twiml))
+    return twiml_response(twiml)
 
 
 @tracer.capture_method(capture_response=False)
@@ -97,7 +96,7 @@ def twilio_voice() -> Response[str]:
     stream_settings = settings.model_copy(
         update={"stream_secret": SecretStr(secret("SWITCHBOARD_STREAM_SECRET_ARN", settings.stream_secret))}
     )
-    return Response(status_code=200, content_type=TEXT_XML, body=stream_twiml(call_id, stream_settings))
+    return twiml_response(stream_twiml(call_id, stream_settings))
 
 
 @app.exception_handler(TemporalUnavailable)

@@ -14,7 +14,6 @@ Both are Twilio-signed (403 otherwise). Nothing personal is logged: the note is 
 """
 
 # No ``from __future__ import annotations`` here: Powertools' validation reads the route signatures.
-import re
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
@@ -26,14 +25,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from twilio.twiml.voice_response import VoiceResponse
 
 from functions._runtime import TemporalRuntime, secret
-from functions._twilio import signed_params
+from functions._twilio import signed_params, twiml_response, workflow_id
 from switchboard.config import Settings
 from switchboard.messages import Handover, TransferProgress
 from workflows.call import CallWorkflow
 
-TEXT_XML = "text/xml"
 ANSWERED = ("completed", "answered")
-_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 # If the call's workflow cannot be read (it has closed), what each side hears.
 FALLBACK_NOTE = "Transfer from the AI assistant. No notes were captured."
 FALLBACK_LINE = "Sorry, nobody could take your call just now. Please call again later. Goodbye."
@@ -59,7 +56,7 @@ class TransferRoutes:
         twiml.say(handover.note if handover else FALLBACK_NOTE)
         self.metrics.add_metric(name="TransferAnswered", unit=MetricUnit.Count, value=1)
         self.logger.info("transfer answered; whisper sent", extra={"workflow_id": workflow_id})
-        return Response(status_code=200, content_type=TEXT_XML, body=str(twiml))
+        return twiml_response(twiml)
 
     def result(self) -> Response[str]:
         workflow_id, params = self._request()
@@ -73,16 +70,13 @@ class TransferRoutes:
             self.metrics.add_metric(name="TransferUnanswered", unit=MetricUnit.Count, value=1)
         twiml.hangup()
         self.logger.info("transfer ended", extra={"workflow_id": workflow_id, "dial_status": status})
-        return Response(status_code=200, content_type=TEXT_XML, body=str(twiml))
+        return twiml_response(twiml)
 
     def _request(self) -> tuple[str, dict[str, str]]:
         event = self.router.current_event
         token = secret("TWILIO_AUTH_TOKEN_SECRET_ARN", self.settings.twilio_auth_token)
         params = signed_params(event, self.settings.public_api_url, token)
-        workflow_id = (event.query_string_parameters or {}).get("wf", "")
-        if not _WORKFLOW_ID.match(workflow_id):
-            raise BadRequestError("wf is not a workflow id")
-        return workflow_id, params
+        return workflow_id(event), params
 
     def _exchange(self, workflow_id: str, progress: TransferProgress) -> Handover | None:
         """The workflow's hand-over (None once it has closed), and tell it how the transfer went."""
