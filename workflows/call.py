@@ -54,14 +54,13 @@ with workflow.unsafe.imports_passed_through():
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
     from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
     from workflows.tool_calls import ToolCalls
-    from workflows.transfers import Transfers
+    from workflows.transfers import TELEPHONY_RETRY, Transfers
 
 CONNECT_TIMEOUT = timedelta(seconds=90)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 FAST = timedelta(seconds=10)
 NO_RETRY = RetryPolicy(maximum_attempts=1)
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
-TELEPHONY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 END_REASON_OUTCOME = {
     EndReason.AGENT_ENDED: Outcome.COMPLETED,
     EndReason.CALLER_HUNG_UP: Outcome.CALLER_HUNG_UP,
@@ -230,7 +229,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
                 outcome=outcome,
                 transcript=self.transcript,
                 tool_results=self.tool_results,
-                escalation_note=self.handover.note if self.handover else self.escalation,
+                escalation_note=self.escalation_note,
             ),
             result_type=CallSummary,
             start_to_close_timeout=timedelta(seconds=30),
@@ -360,7 +359,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             consent=self.consent,
             turns=len(self.transcript),
             tool_calls=len(self.tool_results),
-            escalation=self.handover.note if self.handover else self.escalation,
+            escalation=self.escalation_note,
             outcome=self.outcome,
             direction=self.request.direction.value if self.request else "",
             caller=mask_phone(self._other_party()),

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from switchboard.models import AgentProfile, ToolResult
 
 FAST = timedelta(seconds=10)
-TELEPHONY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+TELEPHONY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)  # hangup too
 ANSWERED = "answered"
 
 
@@ -69,6 +69,12 @@ class Transfers:
             start_to_close_timeout=FAST,
             retry_policy=TELEPHONY_RETRY,
         )
+
+    @property
+    def escalation_note(self) -> str | None:
+        """What the person taking the call is told: the hand-over note once a transfer started, else
+        the reason the agent gave for escalating."""
+        return self.handover.note if self.handover else self.escalation
 
     async def _transfer_answered(self) -> bool | None:
         """After a warm transfer: True once the person answered (and heard the note), False when the

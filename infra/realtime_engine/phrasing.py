@@ -75,9 +75,8 @@ def ask(param: Param) -> str:
     if param.question:
         return param.question
     label = spoken_label(param)
-    if param.kind == "boolean":
-        claim = _EXPLAINING.sub("", label)
-        return f"Is it right that {claim}?" if claim != label else f"Could you tell me yes or no: {label}?"
+    if param.kind == "boolean":  # an explaining description ("true if …") names nothing: Param.label
+        return f"Could you tell me yes or no: {label}?"
     if param.kind == "enum":
         values = [str(v).replace("_", " ") for v in param.schema.get("enum") or []]
         listed = ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else "".join(values)
@@ -92,7 +91,6 @@ def ask(param: Param) -> str:
 
 
 _EMBEDDED_QUESTION = re.compile(r"^(what|why|how|which|when|where|who)\b", re.IGNORECASE)
-_EXPLAINING = re.compile(r"^(true (if|when)|whether|set to true if)\s+", re.IGNORECASE)
 _PARTY = r"(?:the )?(?:caller|patient|customer|client|lead|person|user)"
 _THIRD_PERSON = (
     (re.compile(rf"\b{_PARTY}'s\b", re.IGNORECASE), "your"),
