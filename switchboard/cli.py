@@ -147,6 +147,11 @@ def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> int:
     """Serve Temporal's codec protocol (/decode, /encode) for the UI, behind SWITCHBOARD_CODEC_SECRET."""
     from switchboard.codec_server import serve
 
+    if not settings.codec_secret.get_secret_value():
+        console.print(
+            "[red]Set SWITCHBOARD_CODEC_SECRET: the codec server decrypts histories for whoever holds it.[/]"
+        )
+        return 2
     console.print(
         f"codec server on http://{args.host}:{settings.ports.codec} "
         f"(origins {settings.codec_origins}; Authorization: Bearer $SWITCHBOARD_CODEC_SECRET)"

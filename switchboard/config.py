@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     payload_key_cache_s: float = Field(default=3600.0, description="A decrypted data key is kept this long.")
     # The codec server the Temporal UI decodes through (``switchboard codec-server``).
     codec_secret: SecretStr = Field(
-        default=SecretStr("local-codec-secret"),
+        default=SecretStr(""),  # none by default: it decrypts every history, so nobody gets a known one
         description="The codec server's bearer token (Authorization: Bearer <secret>).",
     )
     codec_origins: str = Field(

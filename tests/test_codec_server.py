@@ -55,10 +55,11 @@ async def test_plain_payloads_decode_as_they_are(http: TestClient[web.Request, w
 
 
 async def test_no_or_wrong_authorization_is_401(http: TestClient[web.Request, web.Application]) -> None:
+    sealed = await (await http.post("/encode", data=body("Jane Citizen"), headers=AUTH)).text()
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": SECRET}):
-        answer = await http.post("/decode", data=body("x"), headers=headers)
+        answer = await http.post("/decode", data=sealed, headers=headers)
         assert answer.status == 401
-        assert b"Citizen" not in await answer.read()
+        assert b"Citizen" not in await answer.read()  # the ciphertext it was sent is not decrypted
 
 
 async def test_a_malformed_body_is_400(http: TestClient[web.Request, web.Application]) -> None:
