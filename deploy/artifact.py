@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from modulefinder import ModuleFinder
 from pathlib import Path
 
-from deploy.lock import LAMBDA_LOCK, ROOT, Pin, read_pins
+from deploy.lock import LAMBDA_GLIBC, LAMBDA_LOCK, LAMBDA_MACHINE, LAMBDA_PYTHON, ROOT, Pin, read_pins
 
 CACHE = ROOT / ".local" / "lambda"
 MANIFEST = "switchboard-artifact.json"
@@ -66,7 +66,7 @@ class Platform:
     name: str
     machine: str
     python_version: str
-    glibc: tuple[int, int] = (2, 34)  # Amazon Linux 2023, under Lambda's python3.12
+    glibc: tuple[int, int] = LAMBDA_GLIBC
 
     def wheel_platforms(self) -> list[str]:
         """The manylinux tags it runs, newest first (pip does not widen a ``--platform`` itself)."""
@@ -74,7 +74,7 @@ class Platform:
         return [f"manylinux_{major}_{minor}_{self.machine}" for minor in range(newest, 16, -1)]
 
 
-LAMBDA = Platform("lambda-arm64-py312", "aarch64", "3.12")
+LAMBDA = Platform(f"lambda-arm64-py{LAMBDA_PYTHON.replace('.', '')}", LAMBDA_MACHINE, LAMBDA_PYTHON)
 
 
 def twin_platform(python_version: str) -> Platform:

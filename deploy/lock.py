@@ -34,9 +34,13 @@ LAMBDA_IN = ROOT / "deploy" / "lambda.in"
 LAMBDA_LOCK = ROOT / "deploy" / "lambda.lock"
 HOST_LOCK = ROOT / "deploy" / "host.lock"
 
-# The machine the main lock is for, and Lambda's (python3.12 on Amazon Linux 2023: glibc 2.34).
+# The machine the main lock is for, and Lambda's: the one place its runtime is named here
+# (template.yaml's Runtime and Architectures must agree: tests/deploy/test_template.py).
 LOCK_PLATFORM = ("x86_64-manylinux_2_28", "3.11")
-LAMBDA_PLATFORM = ("aarch64-manylinux_2_34", "3.12")
+LAMBDA_PYTHON = "3.12"
+LAMBDA_MACHINE = "aarch64"  # Lambda's arm64
+LAMBDA_GLIBC = (2, 34)  # Amazon Linux 2023, under Lambda's python3.12
+LAMBDA_PLATFORM = (f"{LAMBDA_MACHINE}-manylinux_{LAMBDA_GLIBC[0]}_{LAMBDA_GLIBC[1]}", LAMBDA_PYTHON)
 EXTRAS = ("local", "dev")
 
 _DIGEST = re.compile(r"^# (?P<key>[a-z-]+)-sha256: (?P<hex>[0-9a-f]{64})$", re.MULTILINE)

@@ -20,9 +20,10 @@ from types import TracebackType
 from typing import Any
 
 from deploy.artifact import build, twin_platform
+from deploy.lock import LAMBDA_PYTHON
 
 INVOKE = Path(__file__).resolve().parent / "invoke.py"
-WANTED = "3.12"  # Lambda's runtime (template.yaml: python3.12)
+WANTED = LAMBDA_PYTHON  # Lambda's runtime
 
 
 def _version(python: str) -> str | None:

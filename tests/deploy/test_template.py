@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from deploy.lock import LAMBDA_MACHINE, LAMBDA_PYTHON
 from infra.gateway_events import TEMPLATE, _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,3 +134,9 @@ def test_each_side_is_given_the_others_public_url() -> None:
         assert env["SWITCHBOARD_PUBLIC_API_URL"] == functions_env["SWITCHBOARD_PUBLIC_API_URL"]
         assert env["SWITCHBOARD_PUBLIC_VOICE_URL"] == voice_url
     assert {"VoiceUrl", "VoiceLoadBalancerDnsName", "ApiUrl", "TwilioVoiceUrl"} <= set(template()["Outputs"])
+
+
+def test_the_functions_runtime_is_the_one_the_artifacts_are_built_for() -> None:
+    function = template()["Globals"]["Function"]
+    assert function["Runtime"] == f"python{LAMBDA_PYTHON}"
+    assert function["Architectures"] == [{"aarch64": "arm64", "x86_64": "x86_64"}[LAMBDA_MACHINE]]
