@@ -24,6 +24,11 @@ from deploy.lock import LAMBDA_PYTHON
 
 INVOKE = Path(__file__).resolve().parent / "invoke.py"
 WANTED = LAMBDA_PYTHON  # Lambda's runtime
+# What Lambda's runtime sets for every invocation that an import reads (X-Ray's tracing header).
+LAMBDA_RUNTIME_ENV = {
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+}
 
 
 def _version(python: str) -> str | None:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,9 +22,9 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from deploy.twin import Twin, TwinFunction, build_twin
+from deploy.twin import LAMBDA_RUNTIME_ENV, Twin, TwinFunction, build_twin
 from functions._forms import sign_body
-from infra.gateway import handler_env
+from infra.gateway import function_env, handler_env
 from infra.gateway_events import LambdaRoute, http_event, routes_from_template
 from infra.stack import free_port
 from switchboard import aws
@@ -53,19 +53,20 @@ async def twin_settings(stack: Settings, temporal_client: Client) -> AsyncIterat
             await temporal_client.get_workflow_handle(execution.id).terminate("test over")
 
 
-def function_env(settings: Settings, route: LambdaRoute, **extra: str) -> dict[str, str]:
+def lambda_env(settings: Settings, route: LambdaRoute, **extra: str) -> dict[str, str]:
     """What Lambda gives the function: the template's variables (local values) and X-Ray on."""
     env = {k: v for k, v in handler_env(settings).items() if k != "POWERTOOLS_TRACE_DISABLED"}
     env.pop("SWITCHBOARD_FORM_SECRET", None)
-    env |= {k: v for k, v in route.env.items() if k.startswith("POWERTOOLS_")}
-    return env | {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_LAMBDA_FUNCTION_NAME": route.function,
-        "LAMBDA_TASK_ROOT": "/var/task",
-        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": f"{LOCAL_HOST}:{free_port()}",  # nobody listens: segments go nowhere
-        **extra,
-    }
+    return (
+        env
+        | function_env(route.function, route.env)
+        | LAMBDA_RUNTIME_ENV
+        | {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_XRAY_DAEMON_ADDRESS": f"{LOCAL_HOST}:{free_port()}",  # nobody listens: segments go nowhere
+            **extra,
+        }
+    )
 
 
 def event(route: LambdaRoute, body: bytes, headers: dict[str, str], query: str = "") -> dict[str, Any]:
@@ -79,14 +80,6 @@ def event(route: LambdaRoute, body: bytes, headers: dict[str, str], query: str =
         source_ip=LOCAL_HOST,
         request_id=uuid.uuid4().hex,
     )
-
-
-@contextlib.contextmanager
-def running(
-    twin: Twin, route: LambdaRoute, env: dict[str, str], artifact: Path | None = None
-) -> Iterator[TwinFunction]:
-    with TwinFunction(twin, f"{route.handler}", env, artifact=artifact) as function:
-        yield function
 
 
 def result(reply: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +103,9 @@ async def test_every_handler_loads_from_the_twin_alone_and_answers_its_event(
     form = {"submission_id": submission, "name": "Twin Lead", "phone": "0491 570 156", "country": "AU"}
     body = json.dumps(form | {"consent_to_contact": True}).encode()
     headers = {"content-type": "application/json", "x-switchboard-signature": sign_body(FORM_SECRET, body)}
-    with running(twin, route, function_env(settings, route, SWITCHBOARD_FORM_SECRET_ARN=secret_arn)) as fn:
+    with TwinFunction(
+        twin, route.handler, lambda_env(settings, route, SWITCHBOARD_FORM_SECRET_ARN=secret_arn)
+    ) as fn:
         assert fn.loaded["foreign"] == [], "modules loaded from outside the artifact"
         assert fn.loaded["module_file"].startswith(str(twin.artifact))
         answer = result(fn.invoke(event(route, body, headers)))
@@ -121,7 +116,7 @@ async def test_every_handler_loads_from_the_twin_alone_and_answers_its_event(
 
     route = ROUTES["/twilio/voice"]
     params = {"CallSid": call_sid, "From": "+61491570157", "To": "+61255550101", "CallStatus": "ringing"}
-    with running(twin, route, function_env(settings, route)) as fn:
+    with TwinFunction(twin, route.handler, lambda_env(settings, route)) as fn:
         assert fn.loaded["foreign"] == []
         signed = twilio_signed(settings, route.path, params)
         answer = result(fn.invoke(event(route, urlencode(params).encode(), signed)))
@@ -133,7 +128,7 @@ async def test_every_handler_loads_from_the_twin_alone_and_answers_its_event(
 
     route = ROUTES["/twilio/status"]
     params = {"CallSid": call_sid, "CallStatus": "completed", "CallDuration": "7"}
-    with running(twin, route, function_env(settings, route)) as fn:
+    with TwinFunction(twin, route.handler, lambda_env(settings, route)) as fn:
         assert fn.loaded["foreign"] == []
         signed = twilio_signed(settings, route.path, params)
         answer = result(fn.invoke(event(route, urlencode(params).encode(), signed)))
@@ -162,7 +157,7 @@ async def test_a_twin_missing_one_dependency_fails(
 ) -> None:
     route = ROUTES[path]
     broken = without(twin.artifact, distribution, tmp_path / "artifact")
-    with running(twin, route, function_env(twin_settings, route), artifact=broken) as fn:
+    with TwinFunction(twin, route.handler, lambda_env(twin_settings, route), artifact=broken) as fn:
         assert "init_error" in fn.loaded
         assert f"No module named '{distribution}'" in fn.loaded["init_error"]
         with pytest.raises(RuntimeError, match=distribution):
