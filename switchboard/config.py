@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         default=LOCAL_HOST,
         description="Where the voice worker listens: 0.0.0.0 in a container behind a load balancer.",
     )
+    live_calls_service: str = Field(
+        default="",
+        description="The ECS service whose LiveCalls metric this voice worker sends (none locally).",
+    )
 
     # Temporal: local dev server by default, Temporal Cloud by setting the three standard variables.
     temporal_address: str = Field(default=f"{LOCAL_HOST}:7233", validation_alias=_env("TEMPORAL_ADDRESS"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,14 +21,26 @@ async def test_each_beat_sends_the_current_count_under_the_service_dimension(sta
     task = asyncio.create_task(live_calls.publish(stack, service, lambda: next(counts, 5), every_s=0.05))
     await asyncio.sleep(0.5)
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     cloudwatch = aws.client("cloudwatch", stack)
-    listed = cloudwatch.list_metrics(Namespace="Switchboard", MetricName="LiveCalls")["Metrics"]
-    assert {"Name": "ServiceName", "Value": service} in [d for m in listed for d in m["Dimensions"]]
+    now = datetime.now(UTC)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace=live_calls.NAMESPACE,
+        MetricName=live_calls.METRIC,
+        Dimensions=[{"Name": "ServiceName", "Value": service}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=5),
+        Period=600,
+        Statistics=["Minimum", "Maximum", "SampleCount"],
+    )["Datapoints"]
+    assert [(d["Minimum"], d["Maximum"]) for d in stats] == [(3.0, 5.0)]  # each beat's count, as counted
+    assert stats[0]["SampleCount"] >= 3
 
 
-def test_nothing_is_sent_unless_the_service_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(live_calls.SERVICE_ENV, raising=False)
-    assert live_calls.start(Settings(), lambda: 0) is None
+def test_nothing_is_sent_unless_the_service_is_named() -> None:
+    assert live_calls.start(Settings(live_calls_service=""), lambda: 0) is None
+    assert Settings.model_fields["live_calls_service"].default == ""  # SWITCHBOARD_LIVE_CALLS_SERVICE
 
 
 def test_the_template_scales_on_the_metric_this_module_sends() -> None:
