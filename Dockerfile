@@ -12,8 +12,7 @@ WORKDIR /src
 # The dependencies first (their layer changes only with the lock), then the project.
 COPY deploy/host.lock deploy/host.lock
 COPY scripts/install-host.sh scripts/host-entrypoint.sh scripts/
-RUN python3 -m venv /opt/switchboard \
-    && /opt/switchboard/bin/python -m pip install --quiet --require-hashes -r deploy/host.lock
+RUN sh scripts/install-host.sh /opt/switchboard deps
 COPY pyproject.toml README.md ./
 COPY switchboard switchboard
 COPY workflows workflows
@@ -23,7 +22,7 @@ COPY functions functions
 COPY infra infra
 COPY evals evals
 COPY dashboard dashboard
-RUN sh scripts/install-host.sh /opt/switchboard \
+RUN sh scripts/install-host.sh /opt/switchboard project \
     && useradd --system --home-dir /var/lib/switchboard --create-home switchboard
 
 ENV PATH=/opt/switchboard/bin:$PATH

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,11 +17,28 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("voice.__main__", "voice.live_calls", "workflows.worker")
 
 
+def image_sources() -> list[str]:
+    """What the Dockerfile copies into the image (every ``COPY`` line's sources)."""
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    return [src for line in lines if line.startswith("COPY ") for src in line.split()[1:-1]]
+
+
 def test_the_host_install_script_makes_an_environment_that_imports_both_workers(tmp_path: Path) -> None:
+    # The image's build context: only what the Dockerfile copies (and no build/ left in this tree).
+    context = tmp_path / "src"
+    for src in image_sources():
+        target = context / src
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / src).is_dir():
+            shutil.copytree(ROOT / src, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / src, target)
     venv = tmp_path / "host"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path))}
     env |= {k: v for k, v in os.environ.items() if k.startswith("PIP_")}  # this machine's pip settings
-    subprocess.run(["sh", "scripts/install-host.sh", str(venv)], cwd=ROOT, env=env, check=True, timeout=900)
+    for step in ("deps", "project"):  # the two layers, as the Dockerfile runs them
+        script = ["sh", "scripts/install-host.sh", str(venv), step]
+        subprocess.run(script, cwd=context, env=env, check=True, timeout=900)
 
     python = str(venv / "bin" / "python")
     code = f"import importlib, json; print(json.dumps([importlib.import_module(m).__file__ for m in {WORKERS!r}]))"
