@@ -30,8 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
@@ -49,6 +50,22 @@ _KMS_CONTEXT = {"purpose": "switchboard-payload"}
 
 class PayloadDecryptError(ValueError):
     """An encrypted payload could not be decrypted (unknown or destroyed key, or tampered data)."""
+
+
+class KeyRefused(LookupError):
+    """The key source will never unwrap this envelope (not its key, destroyed, disabled): a bad
+    payload, unlike a throttled or unreachable KMS, which is raised as it is and can be retried."""
+
+
+# KMS's answers that mean "this blob will not decrypt", as opposed to a passing fault.
+_KMS_REFUSALS = {
+    "InvalidCiphertextException",
+    "IncorrectKeyException",
+    "NotFoundException",
+    "DisabledException",
+    "KMSInvalidStateException",
+    "AccessDeniedException",
+}
 
 
 class KeySource(Protocol):
@@ -83,7 +100,12 @@ class KmsKeys:
         return bytes(out["Plaintext"]), bytes(out["CiphertextBlob"])
 
     def unwrap(self, envelope: bytes) -> bytes:
-        out = self._client().decrypt(CiphertextBlob=envelope, EncryptionContext=_KMS_CONTEXT)
+        try:
+            out = self._client().decrypt(CiphertextBlob=envelope, EncryptionContext=_KMS_CONTEXT)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in _KMS_REFUSALS:
+                raise KeyRefused(err.response["Error"]["Code"]) from None
+            raise
         return bytes(out["Plaintext"])
 
 
@@ -104,7 +126,10 @@ class StaticKeys:
         return plaintext, aes_key_wrap(self._master, plaintext)
 
     def unwrap(self, envelope: bytes) -> bytes:
-        return aes_key_unwrap(self._master, envelope)
+        try:
+            return aes_key_unwrap(self._master, envelope)
+        except (InvalidUnwrap, ValueError) as err:  # not wrapped under this master key
+            raise KeyRefused(type(err).__name__) from None
 
 
 @dataclass
@@ -158,7 +183,6 @@ class EnvelopeCodec(PayloadCodec):
         # runtime's private loop, tests), and the slow work runs in threads anyway.
         self._lock = threading.Lock()
         self.generated = 0  # data keys asked of the key source (for tests and the benchmark)
-        self.unwrapped = 0
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -176,21 +200,22 @@ class EnvelopeCodec(PayloadCodec):
                 return self._current
             plaintext, envelope = self.keys.generate()
             self.generated += 1
-            key = _DataKey(envelope, AESGCM(plaintext), fingerprint(envelope), self._clock())
-            self._remember(key)
-            self._current = key
-            return key
+            self._current = self._admit(plaintext, envelope)
+            return self._current
 
     def rotate(self) -> None:
         """Retire the current data key now: the next payload gets a new one."""
         with self._lock:
             self._current = None
 
-    def _remember(self, key: _DataKey) -> None:
+    def _admit(self, plaintext: bytes, envelope: bytes) -> _DataKey:
+        """A data key in hand, kept for decrypting (its own payloads included) until it ages out."""
+        key = _DataKey(envelope, AESGCM(plaintext), fingerprint(envelope), self._clock())
         self._cache[key.envelope] = key
         self._cache.move_to_end(key.envelope)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        return key
 
     def _cached(self, envelope: bytes) -> _DataKey | None:
         key = self._cache.get(envelope)
@@ -205,14 +230,11 @@ class EnvelopeCodec(PayloadCodec):
                 return key
             try:
                 plaintext = self.keys.unwrap(envelope)
-            except Exception as err:  # KMS refused, key destroyed, wrong master key: say which key only
+            except KeyRefused as err:  # not our key, destroyed, wrong master key: say which key only
                 raise PayloadDecryptError(
-                    f"data key {fingerprint(envelope).decode()} could not be unwrapped: {type(err).__name__}"
+                    f"data key {fingerprint(envelope).decode()} could not be unwrapped: {err}"
                 ) from None
-            self.unwrapped += 1
-            key = _DataKey(envelope, AESGCM(plaintext), fingerprint(envelope), self._clock())
-            self._remember(key)
-            return key
+            return self._admit(plaintext, envelope)
 
     async def _key_for(self, envelope: bytes) -> _DataKey:
         key = self._cached(envelope)
@@ -237,6 +259,10 @@ class EnvelopeCodec(PayloadCodec):
             envelope = p.metadata.get(META_KEY)
             if not envelope:
                 raise PayloadDecryptError("an encrypted payload names no data key")
+            if p.metadata.get(META_CIPHER, CIPHER) != CIPHER:
+                raise PayloadDecryptError(
+                    f"an encrypted payload names an unknown cipher: {p.metadata[META_CIPHER]!r}"
+                )
             out.append(self._open(await self._key_for(envelope), p))
         return out
 

@@ -8,6 +8,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from switchboard.codec import (
     ENCODING,
+    META_CIPHER,
     META_KEY,
     META_KEY_ID,
     EnvelopeCodec,
@@ -116,3 +117,19 @@ async def test_tampered_payloads_are_refused() -> None:
     unnamed = Payload(metadata={"encoding": ENCODING}, data=sealed.data)
     with pytest.raises(PayloadDecryptError, match="names no data key"):
         await codec.decode([unnamed])
+    unknown = Payload(metadata={**sealed.metadata, META_CIPHER: b"ROT13"}, data=sealed.data)
+    with pytest.raises(PayloadDecryptError, match="unknown cipher"):
+        await codec.decode([unknown])
+
+
+class UnreachableKeys(StaticKeys):
+    """A key source whose unwrap fails for a passing reason (KMS throttled or unreachable)."""
+
+    def unwrap(self, envelope: bytes) -> bytes:
+        raise ConnectionError("KMS unreachable")
+
+
+async def test_a_passing_key_source_fault_is_not_called_a_bad_payload() -> None:
+    [sealed] = await EnvelopeCodec(TEST_KEYS).encode(payloads(SECRET))
+    with pytest.raises(ConnectionError):  # raised as it is: retried, and a 500 at the codec server, not a 400
+        await EnvelopeCodec(UnreachableKeys(b"k" * 32)).decode([sealed])
