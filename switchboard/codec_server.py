@@ -21,6 +21,7 @@ from temporalio.converter import PayloadCodec
 
 from switchboard.codec import PayloadDecryptError
 from switchboard.config import Settings
+from switchboard.temporal import payload_codec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ALLOW_HEADERS = "Authorization, Content-Type, X-Namespace"
@@ -46,47 +47,44 @@ def build_app(codec: PayloadCodec, secret: str, origins: Sequence[str]) -> web.A
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "OPTIONS":  # a browser's preflight: no credentials are sent with it
-            return cors(request, web.Response(status=204))
+            return cors(request, await handler(request))
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):
             return cors(request, web.json_response({"error": "unauthorized"}, status=401))
         return cors(request, await handler(request))
 
-    def endpoint(transform: Callable[[Payloads], Awaitable[Payloads]]) -> Handler:
+    def endpoint(transform: Callable[[Payloads], Awaitable[None]]) -> Handler:
+        """``transform`` is the codec's ``decode_wrapper`` or ``encode_wrapper`` (in place)."""
+
         async def handle(request: web.Request) -> web.StreamResponse:
             try:
                 payloads = json_format.Parse(await request.text(), Payloads())
             except (json_format.ParseError, UnicodeDecodeError, ValueError) as err:
                 return web.Response(status=400, text=f"malformed payloads: {type(err).__name__}")
             try:
-                result = await transform(payloads)
+                await transform(payloads)
             except PayloadDecryptError as err:  # names the data key by fingerprint only
                 return web.Response(status=400, text=str(err))
             return web.Response(
-                text=json_format.MessageToJson(result, always_print_fields_with_no_presence=True),
+                text=json_format.MessageToJson(payloads, always_print_fields_with_no_presence=True),
                 content_type="application/json",
             )
 
         return handle
 
-    async def decode(payloads: Payloads) -> Payloads:
-        return Payloads(payloads=await codec.decode(payloads.payloads))
-
-    async def encode(payloads: Payloads) -> Payloads:
-        return Payloads(payloads=await codec.encode(payloads.payloads))
+    async def preflight(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
 
     app = web.Application(middlewares=[guard], client_max_size=8 * 1024 * 1024)
-    app.router.add_post("/decode", endpoint(decode))
-    app.router.add_post("/encode", endpoint(encode))
+    app.router.add_post("/decode", endpoint(codec.decode_wrapper))
+    app.router.add_post("/encode", endpoint(codec.encode_wrapper))
     for path in ("/decode", "/encode"):
-        app.router.add_route("OPTIONS", path, endpoint(decode))  # answered by the middleware
+        app.router.add_route("OPTIONS", path, preflight)
     return app
 
 
 def app_for(settings: Settings) -> web.Application:
     """The codec server of ``settings``: the payload codec every client uses, its secret and origins."""
-    from switchboard.temporal import payload_codec
-
     return build_app(
         payload_codec(settings),
         settings.codec_secret.get_secret_value(),
