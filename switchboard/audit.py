@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
-from switchboard.history import decoded_history
+from switchboard.history import fetch_decoded
 from switchboard.privacy import mask_phone
 
 
@@ -225,6 +225,4 @@ def history_timeline(history: WorkflowHistory, *, reveal: bool = False) -> list[
 
 async def fetch_timeline(client: Client, call_id: str, *, reveal: bool = False) -> list[Entry]:
     """The call's timeline, its payloads decrypted with the client's codec."""
-    history = await client.get_workflow_handle(call_id).fetch_history()
-    history = await decoded_history(history, client.data_converter.payload_codec)
-    return history_timeline(history, reveal=reveal)
+    return history_timeline(await fetch_decoded(client, call_id), reveal=reveal)

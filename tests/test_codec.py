@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 
 from switchboard.codec import (
     ENCODING,
@@ -15,7 +18,9 @@ from switchboard.codec import (
     PayloadDecryptError,
     StaticKeys,
 )
+from switchboard.history import decoded_history
 from switchboard.models import Speaker, Turn
+from switchboard.temporal import data_converter
 from tests.support.keys import TEST_KEYS
 
 SECRET = "Jane Citizen, +61412345678, I'd like to book for tomorrow at ten"
@@ -133,3 +138,14 @@ async def test_a_passing_key_source_fault_is_not_called_a_bad_payload() -> None:
     [sealed] = await EnvelopeCodec(TEST_KEYS).encode(payloads(SECRET))
     with pytest.raises(ConnectionError):  # raised as it is: retried, and a 500 at the codec server, not a 400
         await EnvelopeCodec(UnreachableKeys(b"k" * 32)).decode([sealed])
+
+
+async def test_a_fetched_history_gets_its_failure_messages_back() -> None:
+    """Failure messages are encrypted too (they can quote a caller); the decoded history restores them."""
+    converter = data_converter(keys=TEST_KEYS)
+    event = HistoryEvent()
+    failure = event.activity_task_failed_event_attributes.failure
+    await converter.encode_failure(ApplicationError(SECRET), failure)
+    assert SECRET not in str(event)
+    history = await decoded_history(WorkflowHistory("wf", [event]), converter.payload_codec)
+    assert history.events[0].activity_task_failed_event_attributes.failure.message == SECRET

@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from switchboard.config import Settings
-from switchboard.history import decoded_history
+from switchboard.history import fetch_decoded
 from switchboard.messages import ConsentAnswer, EndReason, ToolCallRequest
 from switchboard.models import AgentProfile, Speaker, ToolCall
 from switchboard.profiles import load_profile
@@ -34,10 +34,9 @@ def held_profile() -> Any:
     return get_profile
 
 
-async def supervise_updates(call: SimulatedCall) -> list[dict[str, Any]]:
+async def supervise_updates(client: Client, call: SimulatedCall) -> list[dict[str, Any]]:
     """The ``supervise`` Updates in the call's history, with their arguments."""
-    codec = call.handle._client.data_converter.payload_codec  # the payloads are encrypted
-    history = await decoded_history(await call.handle.fetch_history(), codec)
+    history = await fetch_decoded(client, call.call_id)  # the payloads are encrypted
     found = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
@@ -124,7 +123,7 @@ async def test_live_call_transcript_approval_whisper_and_take_over(
         assert sent.to_number == "+61255550199" and handover in sent.note  # the hand-over note, warm
         assert "get job status" in sent.note  # with what was already done on the call
 
-        updates = await supervise_updates(call)
+        updates = await supervise_updates(temporal_client, call)
         assert [u["kind"] for u in updates] == ["approve", "whisper", "take_over"]
         assert updates[0]["tool_call_id"] == "fc_2"
         assert updates[1]["text"] == "Offer a technician visit tomorrow morning"

@@ -20,7 +20,7 @@ from temporalio.worker import Replayer
 from switchboard.audit import fetch_timeline
 from switchboard.codec import ENCODING, is_encrypted
 from switchboard.config import Settings
-from switchboard.history import _messages
+from switchboard.history import messages
 from switchboard.messages import ConsentAnswer, EndReason, TurnBatch
 from switchboard.models import CallOutcome, Outcome, Speaker, Turn
 from switchboard.temporal import connect_client, data_converter, payload_codec
@@ -59,7 +59,7 @@ def leaks(history: WorkflowHistory) -> list[str]:
     """Personal data found in the history as the server keeps it: in any payload or anywhere else."""
     found = [p for p in PERSONAL if p in history.to_json()]
     for event in history.events:
-        for m in _messages(event):
+        for m in messages(event):
             if isinstance(m, Payload):
                 found += [p for p in PERSONAL if p.encode() in m.data]
     return found
@@ -72,9 +72,9 @@ def plain_payloads(history: WorkflowHistory) -> tuple[int, list[str]]:
         where = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
         if event.HasField("marker_recorded_event_attributes"):
             details = event.marker_recorded_event_attributes.details.items()
-            found = [(f"{where}:{key}", m) for key, ps in details for m in _messages(ps)]
+            found = [(f"{where}:{key}", m) for key, ps in details for m in messages(ps)]
         else:
-            found = [(where, m) for m in _messages(event)]
+            found = [(where, m) for m in messages(event)]
         for name, m in found:
             if isinstance(m, Payload):
                 if is_encrypted(m):
