@@ -54,7 +54,7 @@ async def serve(
     handler: StreamHandler | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve ``/media-stream`` and ``/healthz`` on 127.0.0.1:``settings.ports.voice`` until cancelled.
+    """Serve ``/media-stream`` and ``/healthz`` on ``settings.bind_address``:``settings.ports.voice`` until cancelled.
 
     ``ready`` is set once the port is listening. Cancelling stops accepting and closes open streams.
     """

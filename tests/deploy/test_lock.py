@@ -28,10 +28,17 @@ def test_the_locks_are_current() -> None:
     assert check() == []
 
 
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` in the file, which must be there (else the test would check an unchanged copy)."""
+    text = path.read_text()
+    assert old in text, f"{old!r} is not in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
 def test_a_dependency_edit_without_a_new_lock_is_caught(tmp_path: Path) -> None:
     root = copy_of_the_inputs(tmp_path)
     pyproject = root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('"httpx~=0.28"', '"httpx~=0.28.1"'))
+    edit(pyproject, '"httpx~=0.28"', '"httpx~=0.28.1"')
     assert check(root) == [
         "pyproject.toml's dependencies changed since requirements.lock: run `make lock`",
         "requirements.lock or pyproject.toml changed since deploy/host.lock: run `make lock`",
@@ -41,7 +48,7 @@ def test_a_dependency_edit_without_a_new_lock_is_caught(tmp_path: Path) -> None:
 def test_an_edit_outside_the_dependencies_needs_no_new_lock(tmp_path: Path) -> None:
     root = copy_of_the_inputs(tmp_path)
     pyproject = root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("line-length = 110", "line-length = 100"))
+    edit(pyproject, "line-length = 110", "line-length = 100")
     assert check(root) == []
 
 
@@ -50,7 +57,7 @@ def test_a_changed_lambda_root_or_lock_is_caught(tmp_path: Path) -> None:
     roots = root / "deploy" / "lambda.in"
     roots.write_text(roots.read_text() + "rich\n")
     lambda_lock = root / "deploy" / "lambda.lock"
-    lambda_lock.write_text(lambda_lock.read_text().replace("\ntwilio==", "\ntwilio==0.0.0 # was "))
+    edit(lambda_lock, "\ntwilio==", "\ntwilio==0.0.0 # was ")
     problems = check(root)
     assert problems[0].startswith("requirements.lock or deploy/lambda.in changed")
     assert any("twilio==0.0.0" in p for p in problems)
