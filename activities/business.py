@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from switchboard.people import NotAPhoneNumber, normalise
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (
@@ -34,6 +37,7 @@ CREATE TABLE IF NOT EXISTS writes (
   idempotency_key TEXT PRIMARY KEY, result TEXT NOT NULL, created TEXT NOT NULL);
 """
 
+ERASABLE = ("bookings", "customers", "tickets", "matters")  # the record kinds tools name
 BUSINESS_FILE = "business.sqlite"  # in the local stack's home (.local/)
 PRACTITIONERS = ("Dr Patel", "Dr Nguyen")
 CLINIC_TIMES = ("09:00", "09:30", "10:00", "10:30", "11:00", "14:00", "14:30", "15:00", "15:30", "16:00")
@@ -63,6 +67,7 @@ class BusinessSystem(Protocol):
     def capture_matter(self, key: str, fields: dict[str, Any]) -> dict[str, Any]: ...
     def customer(self, phone: str | None, account: str | None) -> dict[str, Any] | None: ...
     def create_ticket(self, key: str, fields: dict[str, Any]) -> dict[str, Any]: ...
+    def erase(self, number: str, kinds: Collection[str]) -> dict[str, int]: ...
 
 
 class SqliteBusiness:
@@ -216,3 +221,43 @@ class SqliteBusiness:
             return {"ticket_id": f"T{cur.lastrowid:05d}"}
 
         return self._once(key, write)
+
+    def erase(self, number: str, kinds: Collection[str]) -> dict[str, int]:
+        """Erase what this business holds about the person on ``number`` (E.164), for the record
+        ``kinds`` allowed (``ERASABLE``); returns how many rows of each kind. Idempotent."""
+        unknown = set(kinds) - set(ERASABLE)
+        if unknown:
+            raise ValueError(f"no such business records: {sorted(unknown)}")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                counts = _erase(self._db, number, kinds)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return counts
+
+
+def _same_number(stored: str, number: str) -> bool:
+    try:
+        return normalise(stored) == number
+    except NotAPhoneNumber:
+        return False
+
+
+def _erase(db: sqlite3.Connection, number: str, kinds: Collection[str]) -> dict[str, int]:
+    """Erase the records of ``kinds`` about the person on ``number`` (E.164); counts per kind."""
+    counts: dict[str, int] = {}
+    if "bookings" in kinds:  # the appointment is cancelled: the slot is free again
+        rows = db.execute("SELECT id, booked_by FROM slots WHERE booked_by IS NOT NULL").fetchall()
+        ids = [r["id"] for r in rows if _same_number(r["booked_by"].rpartition("|")[2], number)]
+        db.executemany("UPDATE slots SET booked_by = NULL WHERE id = ?", [(i,) for i in ids])
+        counts["bookings"] = len(ids)
+    for kind in ("customers", "tickets", "matters"):
+        if kind in kinds:
+            rows = db.execute(f"SELECT id, phone FROM {kind}").fetchall()
+            ids = [r["id"] for r in rows if _same_number(r["phone"], number)]
+            db.executemany(f"DELETE FROM {kind} WHERE id = ?", [(i,) for i in ids])
+            counts[kind] = len(ids)
+    return counts

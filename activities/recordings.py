@@ -1,7 +1,8 @@
 """Recording activities, run on the voice host that holds the file (its own task queue).
 
 Upload to S3 with SSE-KMS and the call's metadata, verify the stored object, and only then
-delete the local file. Without consent, delete the local file and record that it was deleted.
+delete the local file. The key is noted under the caller's scope in the people table, so
+``switchboard forget`` finds and deletes it. Without consent, delete the local file and record that it was deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from temporalio import activity
 from switchboard import aws
 from switchboard.config import Settings
 from switchboard.messages import ArchiveInput, ArchiveResult
+from switchboard.people import scope_of
+from switchboard.temporal import person_keys
 
 
 def recording_key(inp: ArchiveInput) -> str:
@@ -33,6 +36,9 @@ class RecordingActivities:
         s3 = aws.client("s3", self.settings)
         bucket, key = self.settings.recordings_bucket, recording_key(inp)
         path = Path(inp.recording_path)
+        # Noted under the caller's scope before it exists, so an erasure always finds it.
+        if self.settings.people_table:
+            person_keys(self.settings).add_recording(scope_of(inp.call_id), key)
         if not path.exists():  # a retry after a verified upload and delete
             head = s3.head_object(Bucket=bucket, Key=key)
             return ArchiveResult(key=key, bytes=int(head["ContentLength"]), deleted_local=True)

@@ -12,6 +12,7 @@ from typing import Literal
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from switchboard.codec import PayloadErased
 from switchboard.models import CallOutcome, Outcome
 from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME
 from workflows.call import CallWorkflow
@@ -79,15 +80,29 @@ class FinishedCall:
     outcome: str
     started: datetime | None
     result: CallOutcome | None
+    erased: bool = False  # the caller was erased: nothing of the call can be read
+
+
+def _erased(err: BaseException | None) -> bool:
+    while err is not None:
+        if isinstance(err, PayloadErased):
+            return True
+        err = err.__cause__
+    return False
+
+
+async def read_result(client: Client, call_id: str) -> tuple[CallOutcome | None, bool]:
+    """The call's result (read from its close event only), or None when it did not complete; and
+    whether its person was erased (then there is no result to read either)."""
+    handle = client.get_workflow_handle_for(CallWorkflow.run, call_id)
+    try:
+        return await handle.result(follow_runs=False), False
+    except Exception as err:  # failed, cancelled, terminated, or erased: no result to show
+        return None, _erased(err)
 
 
 async def finished_result(client: Client, call_id: str) -> CallOutcome | None:
-    """The call's result (read from its close event only), or None when it did not complete."""
-    handle = client.get_workflow_handle_for(CallWorkflow.run, call_id)
-    try:
-        return await handle.result(follow_runs=False)
-    except Exception:  # failed, cancelled or terminated: no result to show
-        return None
+    return (await read_result(client, call_id))[0]
 
 
 async def find_finished(client: Client, flt: ReviewFilter, limit: int = 50) -> list[FinishedCall]:
@@ -107,7 +122,7 @@ async def find_finished(client: Client, flt: ReviewFilter, limit: int = 50) -> l
 
     async def read(call: FinishedCall) -> None:
         async with gate:
-            call.result = await finished_result(client, call.call_id)
+            call.result, call.erased = await read_result(client, call.call_id)
 
     await asyncio.gather(*(read(c) for c in found))
     return [c for c in found if flt.keeps(c.result)][:limit]

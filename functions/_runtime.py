@@ -25,7 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from switchboard import aws
 from switchboard.config import Settings, get_settings
-from switchboard.temporal import connect_client
+from switchboard.people import NotAPhoneNumber, person_id
+from switchboard.temporal import connect_client, person_keys
 
 T = TypeVar("T")
 
@@ -93,3 +94,18 @@ class TemporalRuntime:
             if err.status in _UNAVAILABLE:
                 raise TemporalUnavailable(f"Temporal unavailable: {err.status.name}") from err
             raise
+
+
+def assign_person(settings: Settings, scope: str, number: str) -> bool:
+    """Give the person on ``number`` their data key for ``scope`` (made on their first call), so the
+    call's payloads are sealed under it. False when the number names nobody (withheld, invalid):
+    the call then uses the shared keys. Call before starting the scope's workflow."""
+    if not settings.people_table:
+        return False
+    pepper = secret("SWITCHBOARD_PERSON_PEPPER_SECRET_ARN", settings.person_pepper)
+    try:
+        person = person_id(number, pepper)
+    except NotAPhoneNumber:
+        return False
+    person_keys(settings).assign(scope, person)
+    return True

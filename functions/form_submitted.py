@@ -31,7 +31,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from functions._forms import read_form
-from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret
+from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, assign_person, secret
 from switchboard.calendar import PRESETS
 from switchboard.config import get_settings
 from switchboard.messages import CallbackPolicy, CallbackRequest
@@ -82,6 +82,7 @@ def schedule(lead: Lead) -> bool:
         response = handle._start_workflow_response
         return bool(response is None or response.started)
 
+    assign_person(settings, f"callback-{lead.submission_id}", lead.phone)
     return temporal.run(start)
 
 

@@ -23,7 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from twilio.twiml.voice_response import VoiceResponse
 
-from functions._runtime import TemporalRuntime, TemporalUnavailable, secret
+from functions._runtime import TemporalRuntime, TemporalUnavailable, assign_person, secret
 from functions._twilio import signed_params, twiml_response
 from switchboard.config import get_settings
 from switchboard.models import CallRequest, Direction
@@ -64,6 +64,7 @@ def start_call(request: CallRequest) -> None:
                 rpc_timeout=timedelta(seconds=2),
             )
 
+    assign_person(settings, request.call_id, request.from_number)
     temporal.run(start)
 
 

@@ -2,7 +2,7 @@
 
 Mirrors ``template.yaml``: the recordings bucket with SSE-KMS default encryption, a public
 access block, a TLS-only policy and a lifecycle; the KMS key of the Temporal payloads' data keys;
-the SES sender identity; the idempotency table.
+the SES sender identity; the idempotency table; the people table (a data key per person).
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ def _idempotency_table(ddb: Any, table: str) -> None:
     )
 
 
+def _people_table(ddb: Any, table: str) -> None:
+    """The people table (``switchboard/people.py``): no TTL and, in AWS, no backups (see template)."""
+    if not table or table in ddb.list_tables()["TableNames"]:
+        return
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def provision_sync(settings: Settings) -> None:
     kms = aws.client("kms", settings)
     key_id = _kms_key_id(kms, settings.recordings_kms_alias)
@@ -117,6 +129,7 @@ def provision_sync(settings: Settings) -> None:
     _bucket(aws.client("s3", settings), settings, key_id)
     _mail_identity(aws.client("sesv2", settings), settings.mail_sender)
     _idempotency_table(aws.client("dynamodb", settings), settings.idempotency_table)
+    _people_table(aws.client("dynamodb", settings), settings.people_table)
 
 
 async def provision(settings: Settings) -> None:

@@ -7,6 +7,7 @@ dashboard and the eval recorder read calls the same way. Phone numbers are maske
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -17,7 +18,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
-from switchboard.history import fetch_decoded
+from switchboard.codec import PayloadErased
+from switchboard.history import decoded_history
 from switchboard.privacy import mask_phone
 
 
@@ -223,6 +225,52 @@ def history_timeline(history: WorkflowHistory, *, reveal: bool = False) -> list[
     return reader.entries
 
 
+def erased_timeline(history: WorkflowHistory, erased: PayloadErased, at: datetime | None) -> list[Entry]:
+    """An erased call: what is left is its shape (when, which steps), and the fact of the erasure."""
+    events = list(history.events)
+    steps = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    start, end = events[0].event_time.ToDatetime(), events[-1].event_time.ToDatetime()
+    when = f" on {at:%Y-%m-%d %H:%M} UTC" if at else ""
+    return [
+        Entry(
+            start,
+            "erased",
+            f"personal data erased{when}",
+            {
+                "erased_at": at.isoformat() if at else None,
+                "key": erased.args[0],
+                "note": "the person's data key was destroyed at their request: every payload of this "
+                "call (numbers, names, transcript, tool arguments, summary) is unreadable ciphertext",
+            },
+        ),
+        Entry(
+            start,
+            "call",
+            f"{history.events[0].workflow_execution_started_event_attributes.workflow_type.name} started",
+        ),
+        Entry(end, "end", f"history closed after {len(events)} events", {"steps": steps}),
+    ]
+
+
 async def fetch_timeline(client: Client, call_id: str, *, reveal: bool = False) -> list[Entry]:
-    """The call's timeline, its payloads decrypted with the client's codec."""
-    return history_timeline(await fetch_decoded(client, call_id), reveal=reveal)
+    """The call's timeline, its payloads decrypted with the client's codec; for a call whose person
+    was erased, the erasure and the call's shape (``erased_timeline``)."""
+    history = await client.get_workflow_handle(call_id).fetch_history()
+    try:
+        decoded = await decoded_history(history, client.data_converter.payload_codec)
+    except PayloadErased as erased:
+        raw = await client.get_workflow_handle(call_id).fetch_history()  # the failed decode left it half done
+        return erased_timeline(raw, erased, await erased_at(client, erased))
+    return history_timeline(decoded, reveal=reveal)
+
+
+async def erased_at(client: Client, erased: PayloadErased) -> datetime | None:
+    """When the key was destroyed, from the erasure record (None when the codec has no people table)."""
+    codec = client.data_converter.payload_codec
+    people = getattr(codec, "people", None)
+    finder = getattr(people, "erased_at", None)
+    return None if finder is None else await asyncio.to_thread(finder, erased.key_id)

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from evals import cli as evals_cli
 from infra.services import default_services
 from infra.stack import ServiceReport, Stack, StackError
-from switchboard import cli_intake
+from switchboard import cli_forget, cli_intake
 from switchboard.config import Settings, get_settings
 
 console = Console()
@@ -190,6 +190,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     )
     codec.add_argument("--host", default="127.0.0.1", help="address to listen on")
     commands["codec-server"] = cmd_codec_server
+    cli_forget.add_parser(sub)
+    commands["forget"] = cli_forget.cmd_forget
     cli_intake.add_parser(sub)
     commands["intake"] = cli_intake.cmd_intake_pending
     evals_cli.add_parser(sub)

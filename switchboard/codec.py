@@ -14,6 +14,13 @@ stays far inside its safe bound of 2^32 messages per key); decrypted data keys a
 encrypted blob for ``cache_ttl_s`` and then asked of KMS again. KMS calls are blocking boto3 calls
 and run in a thread; the hot path (a cached key) is one AES-GCM operation per payload.
 
+A person's own payloads (a call's workflows, once the caller or lead is known) are sealed under
+*their* data key instead (``switchboard.people``): the codec learns the workflow id from the SDK's
+serialization context (``with_context``), finds the workflow's scope and its person's key, and
+names that key by id only (``encryption-person-key``), never with its envelope. Destroying the
+key's one stored copy (``switchboard forget``) leaves those payloads unreadable everywhere: decoding
+one raises ``PayloadErased``.
+
 A payload without the ``binary/encrypted`` encoding (histories recorded before the codec) decodes
 as it is. Keys are never logged.
 """
@@ -34,13 +41,20 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.converter import (
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+)
+
+from switchboard.people import scope_of
 
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES256-GCM"
 META_KEY = "encryption-key"  # the data key, encrypted by KMS (the envelope)
 META_KEY_ID = "encryption-key-id"  # a short fingerprint of that envelope, for people reading a history
 META_CIPHER = "encryption-cipher"
+META_PERSON_KEY = "encryption-person-key"  # a person's data key, by id (its envelope is not here)
 NONCE_BYTES = 12
 # Bound to every ciphertext, and the KMS encryption context of every data key: a blob made for
 # something else does not decrypt here.
@@ -50,6 +64,14 @@ _KMS_CONTEXT = {"purpose": "switchboard-payload"}
 
 class PayloadDecryptError(ValueError):
     """An encrypted payload could not be decrypted (unknown or destroyed key, or tampered data)."""
+
+
+class PayloadErased(PayloadDecryptError):
+    """The payload's person was erased: their data key no longer exists."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"person key {fingerprint(key_id.encode()).decode()} was destroyed (erased)")
+        self.key_id = key_id
 
 
 class KeyRefused(LookupError):
@@ -132,6 +154,18 @@ class StaticKeys:
             raise KeyRefused(type(err).__name__) from None
 
 
+class PersonKeySource(Protocol):
+    """Where a person's data key is found (``switchboard.people.PersonKeys``). Both methods block."""
+
+    def key_of_scope(self, scope: str) -> str | None:
+        """The id of the key a scope's payloads are sealed with, or None (no person)."""
+        ...
+
+    def unwrap(self, key_id: str) -> bytes | None:
+        """The plaintext of a person's key, or None once it has been destroyed."""
+        ...
+
+
 @dataclass
 class _DataKey:
     envelope: bytes
@@ -150,7 +184,7 @@ def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCODING
 
 
-class EnvelopeCodec(PayloadCodec):
+class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     """AES-256-GCM over whole serialized payloads, under rotating data keys from ``keys``.
 
     Parameters:
@@ -159,6 +193,9 @@ class EnvelopeCodec(PayloadCodec):
         rotate_after_uses: payloads encrypted under one data key before it is replaced.
         cache_ttl_s: how long a decrypted data key is kept in memory.
         cache_size: how many decrypted data keys are kept at most.
+        people: where persons' own keys are found; without it every payload uses the shared keys.
+        person_cache_s: how long a person's key (and which key a scope uses) is kept in memory: a
+            key destroyed by ``forget`` stops decrypting in a running process within this time.
     """
 
     def __init__(
@@ -169,9 +206,15 @@ class EnvelopeCodec(PayloadCodec):
         rotate_after_uses: int = 1_000_000,
         cache_ttl_s: float = 3600.0,
         cache_size: int = 1024,
+        people: PersonKeySource | None = None,
+        person_cache_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys = keys
+        self.people = people
+        self.person_cache_s = person_cache_s
+        self._scopes: dict[str, tuple[str | None, float]] = {}
+        self._persons: dict[str, tuple[AESGCM, float]] = {}
         self.rotate_after_s = rotate_after_s
         self.rotate_after_uses = rotate_after_uses
         self.cache_ttl_s = cache_ttl_s
@@ -256,37 +299,113 @@ class EnvelopeCodec(PayloadCodec):
             if not is_encrypted(p):
                 out.append(p)  # written before the codec: as it is
                 continue
-            envelope = p.metadata.get(META_KEY)
-            if not envelope:
-                raise PayloadDecryptError("an encrypted payload names no data key")
             if p.metadata.get(META_CIPHER, CIPHER) != CIPHER:
                 raise PayloadDecryptError(
                     f"an encrypted payload names an unknown cipher: {p.metadata[META_CIPHER]!r}"
                 )
+            person = p.metadata.get(META_PERSON_KEY)
+            if person:
+                out.append(self._open_person(await self._person_key(person.decode()), person, p))
+                continue
+            envelope = p.metadata.get(META_KEY)
+            if not envelope:
+                raise PayloadDecryptError("an encrypted payload names no data key")
             out.append(self._open(await self._key_for(envelope), p))
         return out
 
     @staticmethod
     def _seal(key: _DataKey, payload: Payload) -> Payload:
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = key.aead.encrypt(nonce, payload.SerializeToString(), _AAD)
-        return Payload(
-            metadata={
-                "encoding": ENCODING,
-                META_CIPHER: CIPHER,
-                META_KEY: key.envelope,
-                META_KEY_ID: key.fingerprint,
-            },
-            data=nonce + sealed,
-        )
+        meta = {META_KEY: key.envelope, META_KEY_ID: key.fingerprint}
+        return _sealed(key.aead, payload, _AAD, meta)
 
     @staticmethod
     def _open(key: _DataKey, payload: Payload) -> Payload:
-        data = payload.data
-        try:
-            plain = key.aead.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], _AAD)
-        except Exception:
-            raise PayloadDecryptError(
-                f"payload under data key {key.fingerprint.decode()} failed authentication"
-            ) from None
-        return Payload.FromString(plain)
+        return _opened(key.aead, payload, _AAD, key.fingerprint)
+
+    def _open_person(self, aead: AESGCM, key_id: bytes, payload: Payload) -> Payload:
+        return _opened(aead, payload, _AAD + b"/person/" + key_id, fingerprint(key_id))
+
+    # -- persons' keys ---------------------------------------------------------------------
+
+    def with_context(self, context: SerializationContext) -> EnvelopeCodec:
+        """The codec for one workflow's payloads: sealed under its person's key when it has one."""
+        workflow_id = getattr(context, "workflow_id", None)
+        if self.people is None or not workflow_id:
+            return self
+        return _PersonCodec(self, scope_of(workflow_id))
+
+    def _fresh_entry(self, born: float) -> bool:
+        return self._clock() - born < self.person_cache_s
+
+    async def _scope_key(self, scope: str) -> str | None:
+        assert self.people is not None
+        hit = self._scopes.get(scope)
+        if hit is not None and self._fresh_entry(hit[1]):
+            return hit[0]
+        key_id = await asyncio.to_thread(self.people.key_of_scope, scope)
+        self._scopes[scope] = (key_id, self._clock())
+        return key_id
+
+    async def _person_key(self, key_id: str) -> AESGCM:
+        hit = self._persons.get(key_id)
+        if hit is not None and self._fresh_entry(hit[1]):
+            return hit[0]
+        if self.people is None:
+            raise PayloadDecryptError("a person's payload, and no people table to find their key")
+        plaintext = await asyncio.to_thread(self.people.unwrap, key_id)
+        if plaintext is None:
+            self._persons.pop(key_id, None)
+            raise PayloadErased(key_id)
+        aead = AESGCM(plaintext)
+        self._persons[key_id] = (aead, self._clock())
+        return aead
+
+    def forget_cached(self, key_id: str) -> None:
+        """Drop a person's key from this process's memory (``forget`` calls it on its own codec)."""
+        self._persons.pop(key_id, None)
+        self._scopes = {s: v for s, v in self._scopes.items() if v[0] != key_id}
+
+    async def encode_for(self, scope: str, payloads: Sequence[Payload]) -> list[Payload]:
+        """Seal ``payloads`` of ``scope``: under its person's key, or the shared keys if it has none."""
+        key_id = await self._scope_key(scope)
+        if key_id is None:
+            return await self.encode(payloads)
+        aead = await self._person_key(key_id)
+        ref = key_id.encode()
+        meta = {META_PERSON_KEY: ref, META_KEY_ID: fingerprint(ref)}
+        return [_sealed(aead, p, _AAD + b"/person/" + ref, meta) for p in payloads]
+
+
+class _PersonCodec(EnvelopeCodec):
+    """``EnvelopeCodec`` bound to one scope: encodes under its person's key, shares all the state."""
+
+    def __init__(self, parent: EnvelopeCodec, scope: str) -> None:
+        self._parent = parent
+        self._scope = scope
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parent, name)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self._parent.encode_for(self._scope, payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self._parent.decode(payloads)
+
+    def with_context(self, context: SerializationContext) -> EnvelopeCodec:  # type: ignore[override]
+        return self._parent.with_context(context)  # a view of a view would be the parent's anyway
+
+
+def _sealed(aead: AESGCM, payload: Payload, aad: bytes, meta: dict[str, bytes]) -> Payload:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = aead.encrypt(nonce, payload.SerializeToString(), aad)
+    return Payload(metadata={"encoding": ENCODING, META_CIPHER: CIPHER, **meta}, data=nonce + sealed)
+
+
+def _opened(aead: AESGCM, payload: Payload, aad: bytes, name: bytes) -> Payload:
+    data = payload.data
+    try:
+        plain = aead.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], aad)
+    except Exception:
+        raise PayloadDecryptError(f"payload under data key {name.decode()} failed authentication") from None
+    return Payload.FromString(plain)

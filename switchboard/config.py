@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     payload_key_rotate_s: float = Field(default=300.0, description="A data key encrypts for this long.")
     payload_key_max_uses: int = Field(default=1_000_000, description="…and for this many payloads at most.")
     payload_key_cache_s: float = Field(default=3600.0, description="A decrypted data key is kept this long.")
+    # A data key per person (switchboard/people.py): erasure destroys it. "" turns person keys off.
+    people_table: str = Field(default="switchboard-people", description="The people table (DynamoDB).")
+    person_pepper: SecretStr = Field(
+        default=SecretStr("local-person-pepper"),
+        description="Keys the HMAC that names a person by their number (Secrets Manager in AWS).",
+    )
+    person_key_cache_s: float = Field(
+        default=60.0,
+        description="A person's key is kept in memory this long (erasure reaches a process by then).",
+    )
     # The codec server the Temporal UI decodes through (``switchboard codec-server``).
     codec_secret: SecretStr = Field(
         default=SecretStr(""),  # none by default: it decrypts every history, so nobody gets a known one

@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard.calendar import Hours, business_hours
 
@@ -100,6 +100,21 @@ class AfterHours(_Model):
     escalate_after: timedelta = timedelta(hours=1)
 
 
+class ErasurePolicy(_Model):
+    """What ``switchboard forget`` may do to the business records this profile's tools keep about a
+    caller. Histories and recordings are always erased; a business may have to keep its own records
+    (a law practice its matter files), and then says why."""
+
+    keep_business_records: bool = False
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _kept_for_a_reason(self) -> ErasurePolicy:
+        if self.keep_business_records and not self.reason.strip():
+            raise ValueError("a profile that keeps business records on erasure must say why (reason)")
+        return self
+
+
 class AgentProfile(_Model):
     """One agent, one clear job: its instructions, voice, tools and guardrails."""
 
@@ -126,6 +141,7 @@ class AgentProfile(_Model):
     summary_schema: str = Field(description="Name of the summary schema for this job.")
     delivery: Delivery = Field(default_factory=Delivery)
     after_hours: AfterHours | None = None
+    erasure: ErasurePolicy = Field(default_factory=ErasurePolicy)
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)

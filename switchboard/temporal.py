@@ -21,18 +21,27 @@ from temporalio.service import RetryConfig
 from switchboard import aws
 from switchboard.codec import EnvelopeCodec, KeySource, KmsKeys
 from switchboard.config import Settings, get_settings
+from switchboard.people import PersonKeys
 
 # One codec per key configuration and process, so every client of a process shares the current
 # data key and the cache of decrypted ones.
 _codecs: dict[tuple[object, ...], EnvelopeCodec] = {}
 
 
+def person_keys(settings: Settings | None = None) -> PersonKeys:
+    """The people table of ``settings``, its data keys wrapped by the payloads' KMS key."""
+    s = settings or get_settings()
+    return PersonKeys(
+        s.people_table, s.payload_kms_alias, lambda: aws.client("dynamodb", s), lambda: aws.client("kms", s)
+    )
+
+
 def payload_codec(settings: Settings | None = None, *, keys: KeySource | None = None) -> EnvelopeCodec:
     """The process's codec for ``settings`` (KMS key ``payload_kms_alias``), or one over ``keys`` (tests)."""
     s = settings or get_settings()
-    tuning = (s.payload_key_rotate_s, s.payload_key_max_uses, s.payload_key_cache_s)
+    tuning = (s.payload_key_rotate_s, s.payload_key_max_uses, s.payload_key_cache_s, s.person_key_cache_s)
     cache_key: tuple[object, ...] = (
-        (keys,) if keys is not None else (s.aws_endpoint, s.aws_region, s.payload_kms_alias)
+        (keys,) if keys is not None else (s.aws_endpoint, s.aws_region, s.payload_kms_alias, s.people_table)
     ) + tuning
     codec = _codecs.get(cache_key)
     if codec is None:
@@ -42,6 +51,8 @@ def payload_codec(settings: Settings | None = None, *, keys: KeySource | None = 
             rotate_after_s=s.payload_key_rotate_s,
             rotate_after_uses=s.payload_key_max_uses,
             cache_ttl_s=s.payload_key_cache_s,
+            people=person_keys(s) if keys is None and s.people_table else None,
+            person_cache_s=s.person_key_cache_s,
         )
         _codecs[cache_key] = codec
     return codec

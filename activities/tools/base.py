@@ -44,6 +44,9 @@ class Tool:
     run: Callable[[BusinessSystem, str, Any], ToolOutput]
     write_back: bool = False
     slow: bool = False  # run as a normal activity rather than a local one
+    # The business records about the caller this tool reads or writes (``SqliteBusiness.ERASABLE``):
+    # what ``switchboard forget`` erases unless a profile using the tool keeps its records.
+    records: str | None = None
 
     def parameters(self) -> dict[str, Any]:
         """The JSON schema handed to the model: pydantic's, without titles."""

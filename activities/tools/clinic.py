@@ -89,5 +89,6 @@ TOOLS = (
         BookingInput,
         book_appointment,
         write_back=True,
+        records="bookings",
     ),
 )

@@ -87,5 +87,12 @@ TOOLS = (
     Tool(
         "check_conflict", "Check the other party against the firm's clients.", ConflictInput, check_conflict
     ),
-    Tool("capture_matter", "Record the caller's legal matter.", MatterInput, capture_matter, write_back=True),
+    Tool(
+        "capture_matter",
+        "Record the caller's legal matter.",
+        MatterInput,
+        capture_matter,
+        write_back=True,
+        records="matters",
+    ),
 )

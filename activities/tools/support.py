@@ -55,6 +55,19 @@ def create_ticket(biz: BusinessSystem, key: str, args: TicketInput) -> TicketOut
 
 
 TOOLS = (
-    Tool("lookup_customer", "Find the caller's account by its number.", CustomerInput, lookup_customer),
-    Tool("create_ticket", "Open a support ticket.", TicketInput, create_ticket, write_back=True),
+    Tool(
+        "lookup_customer",
+        "Find the caller's account by its number.",
+        CustomerInput,
+        lookup_customer,
+        records="customers",
+    ),
+    Tool(
+        "create_ticket",
+        "Open a support ticket.",
+        TicketInput,
+        create_ticket,
+        write_back=True,
+        records="tickets",
+    ),
 )

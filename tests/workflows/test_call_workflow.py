@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from activities.recordings import RecordingActivities
+from functions._runtime import assign_person
 from switchboard import aws
 from switchboard.config import Settings
 from switchboard.messages import (
@@ -72,11 +73,16 @@ async def start_call(
     settings: Settings,
     profile: str = "clinic_booking",
     direction: Direction = Direction.INBOUND,
+    caller: str = "+61412345678",
+    keyed: bool = False,
 ) -> WorkflowHandle[CallWorkflow, CallOutcome]:
-    """A call's workflow, inbound from the caller's mobile or outbound to it."""
+    """A call's workflow, inbound from the caller's mobile or outbound to it; ``keyed``: the caller
+    gets their own data key first, as the inbound_call function gives it."""
     call_id = f"call-{uuid.uuid4()}"
-    business, caller = "+61255550100", "+61412345678"
+    business = "+61255550100"
     inbound = direction == Direction.INBOUND
+    if keyed:
+        await asyncio.to_thread(assign_person, settings, call_id, caller)
     return await client.start_workflow(
         CallWorkflow.run,
         CallRequest(
@@ -98,6 +104,8 @@ async def run_call(
     script: Script,
     profile: str = "clinic_booking",
     overrides: Mapping[str, Callable[..., Any]] | None = None,
+    caller: str = "+61412345678",
+    keyed: bool = False,
 ) -> CallOutcome:
     host = f"test-{uuid.uuid4().hex[:6]}"
     wav = tmp_path / "call.wav"
@@ -116,7 +124,7 @@ async def run_call(
         activities=[converse, recordings.archive_recording, recordings.delete_recording],
     )
     async with build_worker(client, settings, overrides=overrides), voice:
-        handle = await start_call(client, settings, profile)
+        handle = await start_call(client, settings, profile, caller=caller, keyed=keyed)
         await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
         outcome = await handle.result()
         await export_history(handle)

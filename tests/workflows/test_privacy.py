@@ -18,12 +18,12 @@ from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
 from switchboard.audit import fetch_timeline
-from switchboard.codec import ENCODING, is_encrypted
+from switchboard.codec import ENCODING, META_KEY, META_PERSON_KEY, is_encrypted
 from switchboard.config import Settings
 from switchboard.history import messages
 from switchboard.messages import ConsentAnswer, EndReason, TurnBatch
 from switchboard.models import CallOutcome, Outcome, Speaker, Turn
-from switchboard.temporal import connect_client, data_converter, payload_codec
+from switchboard.temporal import connect_client, data_converter
 from tests.support.keys import TEST_KEYS
 from tests.workflows.test_call_workflow import next_weekday, run_call, tool
 from workflows.call import CallWorkflow
@@ -36,21 +36,32 @@ SENTENCE = "I'd like to book for tomorrow at ten"
 PERSONAL = (CALLER, CALLER.removeprefix("+"), NAME, MOBILE, SENTENCE)
 
 
-async def booking_call(client: Client, settings: Settings, tmp_path: Path, at: str) -> CallOutcome:
+async def booking_call(
+    client: Client,
+    settings: Settings,
+    tmp_path: Path,
+    at: str,
+    *,
+    caller: str = CALLER,
+    name: str = NAME,
+    mobile: str = MOBILE,
+    keyed: bool = False,
+) -> CallOutcome:
+    """A clinic booking by ``caller``; ``keyed``: under the caller's own key, as in production."""
     day = next_weekday().isoformat()
 
     async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
         await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True, said="yes"))
         turn = Turn(speaker=Speaker.CALLER, text=SENTENCE, start_ms=4000)
         await handle.signal(CallWorkflow.add_turns, TurnBatch(turns=[turn]))
-        booking = {"date": day, "time": at, "name": NAME, "phone": MOBILE, "confirmed": True}
+        booking = {"date": day, "time": at, "name": name, "phone": mobile, "confirmed": True}
         booked = await handle.execute_update(CallWorkflow.run_tool, tool("book_appointment", **booking))
         assert booked.ok
         # Tool arguments that quote the caller: encrypted like every other payload.
-        await handle.execute_update(CallWorkflow.run_tool, tool("end_call", reason=f"{NAME} said bye"))
+        await handle.execute_update(CallWorkflow.run_tool, tool("end_call", reason=f"{name} said bye"))
         return EndReason.AGENT_ENDED
 
-    outcome = await run_call(client, settings, tmp_path, script)
+    outcome = await run_call(client, settings, tmp_path, script, caller=caller, keyed=keyed)
     assert outcome.outcome == Outcome.COMPLETED
     return outcome
 
@@ -89,7 +100,7 @@ async def test_the_history_holds_no_personal_data_and_the_audit_reads_it(
 ) -> None:
     monkeypatch.delenv("SWITCHBOARD_EXPORT_HISTORIES", raising=False)  # moto's keys die with moto
     temporal_client = await connect_client(stack)  # data keys from KMS
-    outcome = await booking_call(temporal_client, stack, tmp_path, "11:00")
+    outcome = await booking_call(temporal_client, stack, tmp_path, "11:00", keyed=True)
     raw = await temporal_client.get_workflow_handle(outcome.call_id).fetch_history()  # not decoded
     assert leaks(raw) == []
     encrypted, plain = plain_payloads(raw)
@@ -97,7 +108,9 @@ async def test_the_history_holds_no_personal_data_and_the_audit_reads_it(
     # Plain only: search attributes (the server indexes them) and the SDK's own bookkeeping of
     # a local activity (its type, attempt and times); neither holds personal data (see leaks()).
     assert set(plain) <= {"UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "MARKER_RECORDED:data"}, plain
-    assert payload_codec(stack).generated >= 1  # data keys from moto's KMS
+    started = raw.events[0].workflow_execution_started_event_attributes
+    assert started.input.payloads[0].metadata[META_PERSON_KEY]  # the caller's own key, by id only
+    assert META_KEY not in started.input.payloads[0].metadata  # …never with its envelope
 
     timeline = await fetch_timeline(temporal_client, outcome.call_id, reveal=True)
     text = " ".join(f"{e.title} {e.detail}" for e in timeline)
