@@ -110,6 +110,8 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_bridge --tls
 	$(VENV)/bin/python -m bench.bench_engine
 	$(VENV)/bin/python -m bench.bench_cold_start
+	$(VENV)/bin/python -m bench.bench_codec
+	$(VENV)/bin/python -m bench.bench_codec_updates
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

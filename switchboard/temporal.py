@@ -10,12 +10,19 @@ failure messages and stack traces encrypted too (they can quote a caller).
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import time
+from typing import Self
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    SerializationContext,
+    WithSerializationContext,
+)
 from temporalio.service import RetryConfig
 
 from switchboard import aws
@@ -58,10 +65,38 @@ def payload_codec(settings: Settings | None = None, *, keys: KeySource | None = 
     return codec
 
 
+@dataclasses.dataclass(frozen=True)
+class ContextConverter(DataConverter):
+    """``DataConverter`` whose per-workflow copies are cheap.
+
+    The payload codec answers each serialization context (a workflow, an activity of it) with a
+    codec bound to that workflow's person key, so the SDK asks the converter for a copy per context:
+    about 15 times per ``run_tool`` round trip. The SDK's own ``with_context`` copies with
+    ``dataclasses.replace``, which builds a new pydantic payload converter and failure converter in
+    ``__post_init__`` only to overwrite both (about 0.1 ms each time, measured in
+    ``bench/bench_codec_updates.py``). This copy skips that construction and sets the same fields.
+    """
+
+    def with_context(self, context: SerializationContext) -> Self:
+        parts = {}
+        for name in ("payload_converter", "payload_codec", "failure_converter", "external_storage"):
+            part = getattr(self, name)
+            if isinstance(part, WithSerializationContext):
+                scoped = part.with_context(context)
+                if scoped is not part:
+                    parts[name] = scoped
+        if not parts:
+            return self
+        clone = copy.copy(self)  # no __init__, no __post_init__
+        for name, part in parts.items():
+            object.__setattr__(clone, name, part)
+        return clone
+
+
 def data_converter(settings: Settings | None = None, *, keys: KeySource | None = None) -> DataConverter:
     """Pydantic payloads through the payload codec; failures' messages encoded with them."""
-    return dataclasses.replace(
-        pydantic_data_converter,
+    return ContextConverter(
+        payload_converter_class=pydantic_data_converter.payload_converter_class,
         payload_codec=payload_codec(settings, keys=keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
