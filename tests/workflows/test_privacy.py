@@ -103,6 +103,10 @@ async def test_the_history_holds_no_personal_data_and_the_audit_reads_it(
     outcome = await booking_call(temporal_client, stack, tmp_path, "11:00", keyed=True)
     raw = await temporal_client.get_workflow_handle(outcome.call_id).fetch_history()  # not decoded
     assert leaks(raw) == []
+    # What the server indexes and shows in lists: the id and the search attributes.
+    desc = await temporal_client.get_workflow_handle(outcome.call_id).describe()
+    indexed = f"{desc.id} {desc.raw_description.workflow_execution_info.search_attributes}"
+    assert desc.typed_search_attributes and not [p for p in PERSONAL if p in indexed]
     encrypted, plain = plain_payloads(raw)
     assert encrypted >= 15
     # Plain only: search attributes (the server indexes them) and the SDK's own bookkeeping of
