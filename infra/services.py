@@ -6,7 +6,10 @@ import os
 import secrets
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+from temporalio.client import Client
 
 from infra import aws_setup
 from infra.stack import ServiceSpec, http_ok
@@ -47,7 +50,8 @@ def temporal(
     in_memory: bool = False,
     ui_codec_endpoint: str | None = None,
 ) -> ServiceSpec:
-    """The dev server; its UI decodes through ``ui_codec_endpoint`` when given."""
+    """The dev server; its UI decodes through ``ui_codec_endpoint`` when given. Provisioning sets the
+    namespace's retention to ``settings.history_retention_days`` (start-dev has no flag for it)."""
     p = settings.ports
     argv = [
         temporal_binary(),
@@ -74,15 +78,20 @@ def temporal(
         argv += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
     if ui_codec_endpoint:
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
+    here = settings.model_copy(
+        update={"temporal_address": f"{LOCAL_HOST}:{p.temporal}", "temporal_api_key": None}
+    )
 
     async def healthy() -> bool:
         from switchboard.temporal import connect_client
 
-        here = settings.model_copy(
-            update={"temporal_address": f"{LOCAL_HOST}:{p.temporal}", "temporal_api_key": None}
-        )
         client = await connect_client(here, fail_fast=True)
         return await client.service_client.check_health()
+
+    async def provision(_settings: Settings) -> None:
+        from switchboard.temporal import connect_client
+
+        await set_retention(await connect_client(here), timedelta(days=settings.history_retention_days))
 
     return ServiceSpec(
         name="temporal",
@@ -90,7 +99,27 @@ def temporal(
         port=p.temporal,
         url=f"{LOCAL_HOST}:{p.temporal}  (UI http://{LOCAL_HOST}:{p.temporal_ui})",
         health=healthy,
+        provision=provision,
         description="Temporal dev server (SQLite under the stack's home)",
+    )
+
+
+async def set_retention(client: Client, retention: timedelta) -> None:
+    """Keep the client's namespace's closed histories for ``retention`` (no update when it already is)."""
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.namespace.v1 import NamespaceConfig
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
+
+    service = client.workflow_service
+    described = await service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace))
+    if described.config.workflow_execution_retention_ttl.ToTimedelta() == retention:
+        return
+    ttl = Duration()
+    ttl.FromTimedelta(retention)
+    await service.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=client.namespace, config=NamespaceConfig(workflow_execution_retention_ttl=ttl)
+        )
     )
 
 

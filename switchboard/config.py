@@ -102,6 +102,14 @@ class Settings(BaseSettings):
             "(/<token>/decode), for the dev server's UI, which sends no Authorization header."
         ),
     )
+    history_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Days a closed call's Temporal history and its recording are kept: the local namespace's "
+            "retention and the recordings' S3 expiry (template.yaml's RetentionDays in AWS)."
+        ),
+    )
     mail_sender: str = "agent@switchboard.local"
 
     # OpenAI Realtime: the local engine by default.
