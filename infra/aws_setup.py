@@ -80,8 +80,8 @@ def _bucket(s3: Any, settings: Settings, key_id: str) -> None:
                     "ID": "recordings-retention",
                     "Status": "Enabled",
                     "Filter": {"Prefix": "recordings/"},
-                    "Transitions": [{"Days": 30, "StorageClass": "GLACIER_IR"}],
-                    "Expiration": {"Days": 365},
+                    "Expiration": {"Days": settings.history_retention_days},  # template's RetentionDays
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
                     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                 }
             ]

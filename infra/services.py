@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+from temporalio.client import Client
 
 from infra import aws_setup
 from infra.stack import ServiceSpec, http_ok
@@ -38,7 +43,15 @@ DYNAMIC_CONFIG = (
 )
 
 
-def temporal(settings: Settings, *, time_skipping: bool = False, in_memory: bool = False) -> ServiceSpec:
+def temporal(
+    settings: Settings,
+    *,
+    time_skipping: bool = False,
+    in_memory: bool = False,
+    ui_codec_endpoint: str | None = None,
+) -> ServiceSpec:
+    """The dev server; its UI decodes through ``ui_codec_endpoint`` when given. Provisioning sets the
+    namespace's retention to ``settings.history_retention_days`` (start-dev has no flag for it)."""
     p = settings.ports
     argv = [
         temporal_binary(),
@@ -63,15 +76,22 @@ def temporal(settings: Settings, *, time_skipping: bool = False, in_memory: bool
         argv += ["--search-attribute", f"{key.name}=Keyword"]
     if time_skipping:
         argv += ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+    if ui_codec_endpoint:
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
+    here = settings.model_copy(
+        update={"temporal_address": f"{LOCAL_HOST}:{p.temporal}", "temporal_api_key": None}
+    )
 
     async def healthy() -> bool:
         from switchboard.temporal import connect_client
 
-        here = settings.model_copy(
-            update={"temporal_address": f"{LOCAL_HOST}:{p.temporal}", "temporal_api_key": None}
-        )
         client = await connect_client(here, fail_fast=True)
         return await client.service_client.check_health()
+
+    async def provision(_settings: Settings) -> None:
+        from switchboard.temporal import connect_client
+
+        await set_retention(await connect_client(here), timedelta(days=settings.history_retention_days))
 
     return ServiceSpec(
         name="temporal",
@@ -79,7 +99,71 @@ def temporal(settings: Settings, *, time_skipping: bool = False, in_memory: bool
         port=p.temporal,
         url=f"{LOCAL_HOST}:{p.temporal}  (UI http://{LOCAL_HOST}:{p.temporal_ui})",
         health=healthy,
+        provision=provision,
         description="Temporal dev server (SQLite under the stack's home)",
+    )
+
+
+async def set_retention(client: Client, retention: timedelta) -> None:
+    """Keep the client's namespace's closed histories for ``retention`` (no update when it already is)."""
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.namespace.v1 import NamespaceConfig
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
+
+    service = client.workflow_service
+    described = await service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace))
+    if described.config.workflow_execution_retention_ttl.ToTimedelta() == retention:
+        return
+    ttl = Duration()
+    ttl.FromTimedelta(retention)
+    await service.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=client.namespace, config=NamespaceConfig(workflow_execution_retention_ttl=ttl)
+        )
+    )
+
+
+def codec_ui_token(settings: Settings) -> str:
+    """The local UI's codec token: made once per stack home, kept in ``<home>/codec-ui-token`` (0600)
+    and never printed. It is the path prefix of the UI's codec endpoint (``switchboard.codec_server``)."""
+    path = settings.home / "codec-ui-token"
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def ui_codec_endpoint(settings: Settings) -> str:
+    """Where the local Temporal UI posts its payloads: the codec server, the token as path prefix."""
+    return f"http://{LOCAL_HOST}:{settings.ports.codec}/{codec_ui_token(settings)}"
+
+
+def codec(settings: Settings) -> ServiceSpec:
+    """``switchboard codec-server`` for the local UI: the header secret as configured (the UI token
+    when none is), the UI token as a path prefix, the UI's own origins allowed."""
+    port = settings.ports.codec
+    token = codec_ui_token(settings)
+    ui = settings.ports.temporal_ui
+    origins = {o for o in settings.codec_origins.split(",") if o}
+    origins |= {f"http://{LOCAL_HOST}:{ui}", f"http://localhost:{ui}"}
+    env = settings.to_env() | {
+        "SWITCHBOARD_CODEC_SECRET": settings.codec_secret.get_secret_value() or token,
+        "SWITCHBOARD_CODEC_UI_PATH_TOKEN": token,
+        "SWITCHBOARD_CODEC_ORIGINS": ",".join(sorted(origins)),
+    }
+    return ServiceSpec(
+        name="codec",
+        argv=[sys.executable, "-m", "switchboard.cli", "codec-server"],
+        port=port,
+        url=f"http://{LOCAL_HOST}:{port}  (the UI's codec server)",
+        health=http_ok(f"http://{LOCAL_HOST}:{port}/healthz"),
+        env=env,
+        ready_timeout_s=30.0,
+        description="codec server: the Temporal UI shows decrypted payloads",
     )
 
 
@@ -131,14 +215,16 @@ def voice(settings: Settings) -> ServiceSpec:
     )
 
 
-def call_stack(settings: Settings, *, in_memory: bool = True) -> list[ServiceSpec]:
+def call_stack(
+    settings: Settings, *, in_memory: bool = True, ui_codec_endpoint: str | None = None
+) -> list[ServiceSpec]:
     """Everything a phone call goes through, as processes: for tests, evals and benchmarks
     (Temporal in memory by default: such a run keeps no state)."""
     from infra import gateway, phone, realtime_engine
     from infra.speech import tts
 
     return [
-        temporal(settings, in_memory=in_memory),
+        temporal(settings, in_memory=in_memory, ui_codec_endpoint=ui_codec_endpoint),
         moto(settings),
         tts.service(settings),
         realtime_engine.service(settings),
@@ -151,7 +237,9 @@ def call_stack(settings: Settings, *, in_memory: bool = True) -> list[ServiceSpe
 
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order: the call stack (Temporal on its
-    SQLite file) and the supervisors' dashboard."""
+    SQLite file, its UI decoding through the codec server), the codec server and the supervisors'
+    dashboard."""
     import dashboard
 
-    return [*call_stack(settings, in_memory=False), dashboard.service(settings)]
+    calls = call_stack(settings, in_memory=False, ui_codec_endpoint=ui_codec_endpoint(settings))
+    return [*calls, codec(settings), dashboard.service(settings)]

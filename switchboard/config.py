@@ -105,6 +105,21 @@ class Settings(BaseSettings):
         default=f"http://{LOCAL_HOST}:8233,http://localhost:8233",
         description="Origins (comma-separated) allowed to call it: the Temporal UI.",
     )
+    codec_ui_path_token: SecretStr = Field(
+        default=SecretStr(""),  # off: production's codec server takes the Authorization header only
+        description=(
+            "The local stack only: the codec server also takes this token as the first path segment "
+            "(/<token>/decode), for the dev server's UI, which sends no Authorization header."
+        ),
+    )
+    history_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Days a closed call's Temporal history and its recording are kept: the local namespace's "
+            "retention and the recordings' S3 expiry (template.yaml's RetentionDays in AWS)."
+        ),
+    )
     mail_sender: str = "agent@switchboard.local"
 
     # OpenAI Realtime: the local engine by default.

@@ -89,3 +89,62 @@ async def test_the_ui_origin_may_call_it_and_others_may_not(
     assert answer.headers["Access-Control-Allow-Origin"] == UI
     other = await http.post("/decode", data=body("x"), headers={**AUTH, "Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+# The local stack's mode: the dev server's UI sends no Authorization header, so the token is a path prefix.
+TOKEN = "path-token-for-tests"
+
+
+@pytest_asyncio.fixture
+async def local_ui() -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app = build_app(EnvelopeCodec(TEST_KEYS), SECRET, [UI], path_token=TOKEN)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client
+
+
+async def test_the_path_token_decodes_what_the_ui_sends(
+    local_ui: TestClient[web.Request, web.Application],
+) -> None:
+    sent = body("Jane Citizen on +61412345678")
+    sealed = await (await local_ui.post("/encode", data=sent, headers=AUTH)).text()
+    # As the UI sends it: <endpoint>/decode?preserveStorageRefs=true, Content-Type and X-Namespace only.
+    ui_headers = {"Content-Type": "application/json", "X-Namespace": "default", "Origin": UI}
+    decoded = await local_ui.post(
+        f"/{TOKEN}/decode?preserveStorageRefs=true", data=sealed, headers=ui_headers
+    )
+    assert decoded.status == 200
+    assert decoded.headers["Access-Control-Allow-Origin"] == UI
+    assert json_format.Parse(await decoded.text(), Payloads()) == json_format.Parse(sent, Payloads())
+    preflight = await local_ui.options(
+        f"/{TOKEN}/decode",
+        headers={
+            "Origin": UI,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace",
+        },
+    )
+    assert preflight.status == 204 and "X-Namespace" in preflight.headers["Access-Control-Allow-Headers"]
+    assert (await local_ui.post("/decode", data=sealed, headers=AUTH)).status == 200  # the header still works
+
+
+async def test_a_wrong_path_token_or_a_foreign_host_is_401(
+    local_ui: TestClient[web.Request, web.Application],
+) -> None:
+    sealed = await (await local_ui.post("/encode", data=body("Jane Citizen"), headers=AUTH)).text()
+    for path in ("/nope/decode", f"/{TOKEN}x/decode", f"/{TOKEN[:-1]}/decode", "/decode"):
+        answer = await local_ui.post(path, data=sealed)
+        assert answer.status == 401, path
+        assert b"Citizen" not in await answer.read()
+    rebound = await local_ui.post(f"/{TOKEN}/decode", data=sealed, headers={"Host": "evil.example:8234"})
+    assert rebound.status == 401  # a DNS-rebound page reaches 127.0.0.1 under its own name
+    named = await local_ui.post(f"/{TOKEN}/decode", data=sealed, headers={"Host": "localhost:8234"})
+    assert named.status == 200
+
+
+async def test_without_a_path_token_there_is_no_path_route(
+    http: TestClient[web.Request, web.Application],
+) -> None:
+    sealed = await (await http.post("/encode", data=body("Jane Citizen"), headers=AUTH)).text()
+    assert (await http.post(f"/{TOKEN}/decode", data=sealed)).status == 401
+    assert (await http.post(f"/{TOKEN}/decode", data=sealed, headers=AUTH)).status == 404
+    assert (await http.get("/healthz")).status == 204  # the launcher's health check, no secret needed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,19 @@ async def test_up_refuses_a_port_taken_by_someone_else(stack: Settings, tmp_path
     other = isolated_settings(tmp_path, ports=stack.ports)
     with pytest.raises(StackError, match="already in use"):
         await Stack(other, [services.moto(other)]).up()
+
+
+async def test_the_namespace_keeps_closed_histories_for_the_configured_days(
+    stack: Settings, temporal_client: Client
+) -> None:
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    described = await temporal_client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=temporal_client.namespace)
+    )
+    retention = described.config.workflow_execution_retention_ttl.ToTimedelta()
+    assert retention == timedelta(days=stack.history_retention_days) == timedelta(days=30)
+    await services.set_retention(temporal_client, retention)  # already so: no update, no error
+    lifecycle = aws.client("s3", stack).get_bucket_lifecycle_configuration(Bucket=stack.recordings_bucket)
+    [rule] = lifecycle["Rules"]
+    assert rule["Expiration"]["Days"] == stack.history_retention_days  # recordings go with the histories

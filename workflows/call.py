@@ -19,6 +19,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.failures import failure_kind
+
 with workflow.unsafe.imports_passed_through():
     from activities.tools.system import SYSTEM_TOOLS
     from switchboard.messages import (
@@ -163,7 +165,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
             if self.max_length_cut:  # we cut it: the wrap-up did not end the call in time
                 return ConverseResult(end_reason=EndReason.MAX_LENGTH)
-            workflow.logger.warning("conversation ended abnormally: %s", err.cause or err)
+            workflow.logger.warning("conversation ended abnormally: %s", failure_kind(err))
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
             limit.cancel()
@@ -209,7 +211,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
                 retry_policy=RetryPolicy(maximum_attempts=5),
             )
         except ActivityError as err:
-            workflow.logger.warning("recording not archived: %s", err.cause or err)
+            workflow.logger.warning("recording not archived: %s", failure_kind(err))
             return ArchiveResult(key=None, note="the recording's host was unavailable")
 
     async def _finish(

@@ -23,6 +23,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.failures import failure_kind
+
 with workflow.unsafe.imports_passed_through():
     from switchboard import calendar
     from switchboard.calendar import Hours, business_hours
@@ -149,7 +151,7 @@ class IntakeDeliveryWorkflow:
             state.delivered_at = workflow.now()
             self._publish(DeliveryStatus.DELIVERED)
         except ActivityError as err:  # gave up: stays escalated (listed as undelivered), summary in history
-            workflow.logger.error("intake summary not delivered: %s", err.cause or err)
+            workflow.logger.error("intake summary not delivered: %s", failure_kind(err))
             if escalation is None:
                 escalation = self._escalate(inp)
         if urgent is not None:
@@ -183,7 +185,7 @@ class IntakeDeliveryWorkflow:
         try:
             return await handle
         except ActivityError as err:
-            workflow.logger.error("notice not delivered: %s", err.cause or err)
+            workflow.logger.error("notice not delivered: %s", failure_kind(err))
             return None
 
     @staticmethod

@@ -140,3 +140,15 @@ def test_the_functions_runtime_is_the_one_the_artifacts_are_built_for() -> None:
     function = template()["Globals"]["Function"]
     assert function["Runtime"] == f"python{LAMBDA_PYTHON}"
     assert function["Architectures"] == [{"aarch64": "arm64", "x86_64": "x86_64"}[LAMBDA_MACHINE]]
+
+
+def test_recordings_expire_after_the_retention_the_histories_have() -> None:
+    from switchboard.config import Settings
+
+    parameter = template()["Parameters"]["RetentionDays"]
+    assert parameter["Default"] == Settings.model_fields["history_retention_days"].default == 30
+    assert parameter["MaxValue"] == 90  # Temporal Cloud's longest namespace retention
+    [rule] = resources()["RecordingsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"!Ref": "RetentionDays"}
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert "Transitions" not in rule

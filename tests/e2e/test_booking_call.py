@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+import pytest_asyncio
 from temporalio.client import Client
 
 from infra.phone.client import SimClient
@@ -17,6 +20,7 @@ from switchboard import aws
 from switchboard.audit import fetch_timeline
 from switchboard.config import Settings
 from switchboard.models import CallOutcome, Outcome
+from tests.support.log_scan import personal_data, privacy_leaks
 from workflows.call import CallWorkflow
 
 CLINIC = "+61255550101"
@@ -30,7 +34,7 @@ def next_weekday_name() -> tuple[str, date]:
     return d.strftime("%A"), d
 
 
-def booking_script(day: str) -> dict[str, object]:
+def booking_script(day: str) -> dict[str, Any]:
     wait = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
     return {
         "name": "e2e-booking",
@@ -65,12 +69,29 @@ async def place_call(
     return sid, outcome
 
 
+@dataclass(frozen=True)
+class BookingCall:
+    sid: str
+    outcome: CallOutcome
+    day: date
+    script: dict[str, Any]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def booking(e2e: tuple[Settings, Stack], e2e_client: Client) -> BookingCall:
+    """One booking call for the module's tests (a call takes about a minute)."""
+    day_name, day = next_weekday_name()
+    script = booking_script(day_name)
+    async with SimClient(f"http://127.0.0.1:{e2e[0].ports.phone}") as sim:
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, script)
+    return BookingCall(sid, outcome, day, script)
+
+
 async def test_booking_call_end_to_end(
-    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient, booking: BookingCall
 ) -> None:
     settings, _ = e2e
-    day_name, day = next_weekday_name()
-    sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+    sid, outcome, day = booking.sid, booking.outcome, booking.day
     said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
     assert outcome.outcome == Outcome.COMPLETED, said
     assert outcome.consent is not None and outcome.consent.recording
@@ -121,3 +142,28 @@ async def test_booking_call_end_to_end(
     # (availability, booking, end_call) are Updates.
     assert shown.count("MarkerRecorded") >= 3, shown[:3000]
     assert shown.count("WorkflowExecutionUpdateCompleted") >= 4, shown[:3000]
+
+
+async def test_no_service_logs_the_callers_personal_data(
+    e2e: tuple[Settings, Stack], e2e_client: Client, booking: BookingCall
+) -> None:
+    """Every log of the stack, the Lambdas' included, after the booking call: no number, no name,
+    no sentence of the caller's or the agent's."""
+    settings, stack = e2e
+    turns = [
+        e.title.split(": ", 1)[1]
+        for e in await fetch_timeline(e2e_client, f"call-{booking.sid}")
+        if e.kind == "turn"
+    ]
+    spoken = [str(step["say"]) for step in booking.script["steps"] if "say" in step]
+    logs = {path.name: path.read_text(errors="replace") for path in sorted(settings.logs_dir.glob("*.log"))}
+
+    # The scan covers what it should: every service's log, the Lambdas' lines among the gateway's,
+    # and the call's transcript (what it looks for is really there to look for).
+    assert set(logs) >= {f"{spec.name}.log" for spec in stack.services}
+    assert '"function_name":"InboundCallFunction"' in logs["gateway.log"]  # the functions' own output
+    assert all(logs[f"{name}.log"].strip() for name in ("gateway", "voice", "realtime", "phone", "temporal"))
+    assert len(turns) >= 8 and any("Jane" in t for t in turns), turns
+
+    leaks = privacy_leaks(logs, personal_data(CALLER, "Jane Citizen", [*spoken, *turns]))
+    assert not leaks, "\n".join(leaks)
