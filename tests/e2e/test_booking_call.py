@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest_asyncio
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from infra.phone.client import SimClient
@@ -18,8 +19,12 @@ from infra.services import temporal_binary
 from infra.stack import Stack
 from switchboard import aws
 from switchboard.audit import fetch_timeline
+from switchboard.codec import META_PERSON_KEY, is_encrypted
 from switchboard.config import Settings
+from switchboard.history import messages
 from switchboard.models import CallOutcome, Outcome
+from switchboard.people import person_id
+from switchboard.temporal import person_keys
 from tests.support.log_scan import personal_data, privacy_leaks
 from workflows.call import CallWorkflow
 
@@ -142,6 +147,18 @@ async def test_booking_call_end_to_end(
     # (availability, booking, end_call) are Updates.
     assert shown.count("MarkerRecorded") >= 3, shown[:3000]
     assert shown.count("WorkflowExecutionUpdateCompleted") >= 4, shown[:3000]
+
+    # The raw history (the CLI has no codec) holds none of the caller's data: the inbound function
+    # gave the caller their own key before the workflow started, and every payload is under it.
+    for personal in (CALLER, CALLER.removeprefix("+"), "0412345678", "Jane Citizen", "Citizen"):
+        assert personal not in shown, personal
+    raw = await e2e_client.get_workflow_handle(f"call-{sid}").fetch_history()
+    sealed = [m for e in raw.events for m in messages(e) if isinstance(m, Payload) and is_encrypted(m)]
+    under = {m.metadata.get(META_PERSON_KEY, b"shared") for m in sealed}
+    assert len(sealed) > 10 and len(under) == 1 and b"shared" not in under, under
+    key_id, scopes, recordings = person_keys(settings).holdings(person_id(CALLER, "local-person-pepper"))
+    assert key_id == under.pop().decode() and f"call-{sid}" in scopes
+    assert outcome.recording_key in recordings  # noted for erasure by the archive activity
 
 
 async def test_no_service_logs_the_callers_personal_data(
