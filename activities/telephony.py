@@ -73,6 +73,8 @@ class TelephonyActivities:
         first hears the hand-over note (``<Number url>``, the whisper), and the dial's result goes
         back to the workflow (``<Dial action>``), which also tells the caller if nobody answered."""
         twiml = VoiceResponse()
+        if req.say:
+            twiml.append(Say(req.say))
         if req.workflow_id:
             base = f"{self.settings.public_api_url.rstrip('/')}/twilio/transfer"
             query = urlencode({"wf": req.workflow_id})

@@ -124,6 +124,18 @@ class Settings(BaseSettings):
 
     # OpenAI Realtime: the local engine by default.
     realtime_url: str = f"ws://{LOCAL_HOST}:8765/v1/realtime?model=gpt-realtime"
+    realtime_reconnect_attempts: int = Field(
+        default=4, description="New sessions tried after a Realtime session fails, before a human takes over."
+    )
+    realtime_session_cap_s: float = Field(
+        default=3600.0, description="The Realtime session's maximum duration (OpenAI's: 60 minutes)."
+    )
+    realtime_rollover_before_s: float = Field(
+        default=300.0, description="A session this close to its cap is replaced at the next quiet moment."
+    )
+    realtime_replay_items: int = Field(
+        default=40, description="Conversation items replayed to a new session; older ones are summarised."
+    )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
 
     # Twilio: the local phone network by default (its REST API speaks Twilio's wire format).

@@ -207,6 +207,18 @@ class HangupInput(_Msg):
     call_sid: str
 
 
+class RealtimeSession(_Msg):
+    """The agent's Realtime session changed during the call (the audit shows each): ``dropped``
+    (socket lost, expired), ``reconnected`` (a new session has the conversation), ``rolled_over``
+    (replaced before its cap at a quiet moment), ``gave_up`` (no new session: a person takes over)."""
+
+    kind: Literal["dropped", "reconnected", "rolled_over", "gave_up"]
+    at_ms: int = 0
+    attempt: int = 0
+    reason: str = ""
+    gap_ms: float | None = None
+
+
 class TransferInput(_Msg):
     call_sid: str
     to_number: str
@@ -215,6 +227,7 @@ class TransferInput(_Msg):
     # workflow) before the caller is bridged, and the dial's result is reported back to it.
     workflow_id: str = ""
     timeout_s: int = 20
+    say: str = ""  # spoken to the caller first (<Say>): why they are being put through
 
 
 class ArchiveInput(_Msg):
@@ -280,3 +293,4 @@ class CallView(_Msg):
     tool_calls: int = 0
     escalation: str | None = None
     outcome: Outcome | None = None
+    reconnecting: bool = False  # the agent's Realtime session dropped and a new one is being set up

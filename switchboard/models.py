@@ -76,6 +76,10 @@ class Guardrails(_Model):
     require_recording_consent: bool = True
     on_consent_refused: Literal["continue_unrecorded", "end_call"] = "continue_unrecorded"
     transfer_ring_seconds: int = Field(default=20, ge=5, le=60, description="How long a transfer rings.")
+    realtime_lost_line: str = Field(
+        default="Sorry, I'm having trouble with this line. I'm putting you through to a member of our team now.",
+        description="Said (by the phone network) before a person takes a call whose agent lost its voice connection.",
+    )
     # When nobody takes the transfer, the caller hears this and the team gets a callback task (the
     # call's summary, marked for a callback, with the hand-over note).
     transfer_unanswered_line: str = "Sorry, nobody could take your call just now. Someone will call you back as soon as they can. Goodbye."
@@ -208,6 +212,8 @@ class LatencySlices(_Model):
     # Of that, the part after the caller heard the last of the goodbye (its final mark came back):
     # what Switchboard adds to hanging up, without the goodbye's own playing time.
     goodbye_heard_to_hangup_ms: list[float] = Field(default_factory=list)
+    # A Realtime session lost (dropped, expired): the failure → the agent's first audio after it.
+    realtime_gap_ms: list[float] = Field(default_factory=list)
 
 
 class CallSummary(_Model):

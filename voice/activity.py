@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -29,6 +29,7 @@ from switchboard.messages import (
     ConverseInput,
     ConverseResult,
     EndReason,
+    RealtimeSession,
     StreamAttached,
     ToolCallRequest,
     ToolRejected,
@@ -41,6 +42,13 @@ from voice.media_server import StreamBroker
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT_S = 15.0
+# The conversation's notices about its Realtime session → the workflow's ``realtime_session`` kinds.
+REALTIME_EVENTS: dict[str, Literal["dropped", "reconnected", "rolled_over", "gave_up"]] = {
+    "realtime_dropped": "dropped",
+    "realtime_reconnected": "reconnected",
+    "realtime_rolled_over": "rolled_over",
+    "realtime_gave_up": "gave_up",
+}
 
 
 class WorkflowHooks:
@@ -91,6 +99,16 @@ class WorkflowHooks:
     async def on_event(self, name: str, data: dict[str, Any]) -> None:
         if name in ("transfer", "transfer_ready"):
             await self.handle.signal("transfer_line_played", TransferReady(at_ms=int(data.get("at_ms", 0))))
+        elif name in REALTIME_EVENTS:
+            await self.flush()  # the turns cut by a drop come before it in the history
+            event = RealtimeSession(
+                kind=REALTIME_EVENTS[name],
+                at_ms=int(data.get("at_ms", 0)),
+                attempt=int(data.get("attempt", data.get("attempts", 0))),
+                reason=str(data.get("reason", "")),
+                gap_ms=data.get("gap_ms", data.get("swap_ms")),
+            )
+            await self.handle.signal("realtime_session", event)
 
 
 def rejection_reason(err: WorkflowUpdateFailedError) -> str:

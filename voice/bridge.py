@@ -95,6 +95,9 @@ class Bridge:
         self._awaiting_goodbye = False
         self._opening_event = ""
         self._line_close: str | None = None
+        self._opening_line = ""  # the verbatim line being spoken, in case a new session must say it again
+        self._partial: dict[str, str] = {}  # agent transcript so far, by item (for a cut at a drop)
+        self._session_ts = 0  # stream ms where the current Realtime session's input audio began
         self.dropped_deltas = 0
         self.late_marks = 0
         self._twilio: dict[str, Callable[[Any], list[Action]]] = {
@@ -111,6 +114,7 @@ class Bridge:
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "conversation.item.input_audio_transcription.completed": self._on_caller_transcript,
             "response.output_audio_transcript.done": self._on_agent_transcript,
+            "response.output_audio_transcript.delta": self._on_agent_transcript_delta,
             "response.created": self._on_response_created,
             "response.done": self._on_response_done,
             "response.function_call_arguments.done": self._on_function_call,
@@ -133,6 +137,7 @@ class Bridge:
         """
         self._opening = "requested"
         self._line_close = then_close
+        self._opening_line = line
         self._seq += 1
         self._opening_event = f"event_opening_{self._seq}"
         create = {"type": "response.create", "event_id": self._opening_event}
@@ -170,6 +175,67 @@ class Bridge:
             actions.append(SendRealtime({"type": "response.create"}))
         return actions
 
+    def session_lost(self) -> tuple[list[Action], str | None, list[str]]:
+        """The Realtime session is gone (dropped, expired): the caller's audio keeps coming, but
+        what the agent was saying stops where the caller is, and the session's state is let go.
+
+        Returns the actions (clear Twilio's queued audio; the agent's turns, cut at what was heard),
+        the verbatim line still to be said, if one was playing (it must play whole: the
+        disclosure), and the whole text of each agent item that was cut (to say it again)."""
+        actions: list[Action] = []
+        queued = [i for i in self._items.values() if i.pending_marks > 0 and not i.interrupted]
+        if queued:
+            actions.append(SendTwilio(ClearOut()))
+            self.generation += 1
+            self.pending_marks = 0
+            self._play_end_ms = self.clock_ms
+        cut = []
+        for item in queued:
+            item.pending_marks, item.interrupted = 0, True
+            cut.append(item)
+        for resp in self._live.values():
+            for item_id in resp.items:
+                item = self._items[item_id]
+                if not item.interrupted and item not in cut:
+                    item.interrupted, item.heard_ms = True, item.sent_ms
+                    cut.append(item)
+        for item in cut:
+            if item.transcript is None:
+                item.transcript = self._partial.get(item.item_id, "")
+            actions += self._maybe_emit(item)
+        unheard = [item.transcript.strip() for item in cut if item.transcript and item.transcript.strip()]
+        line = self._opening_line if self._opening else None
+        self._responses.clear()
+        self._live.clear()
+        self._discard.clear()
+        self._caller_items.clear()
+        self._partial.clear()
+        self._opening, self._awaiting_goodbye = "", False
+        actions.append(Notify("realtime_dropped", {"at_ms": self.clock_ms, "cut": len(cut)}))
+        return actions, line, unheard
+
+    def session_started(self, audio_from_ms: int) -> None:
+        """A new Realtime session's input audio begins at stream ms ``audio_from_ms``."""
+        self._session_ts = audio_from_ms
+
+    @property
+    def caller_speaking_since(self) -> int | None:
+        """Stream ms where the caller's unfinished utterance began (None when they are not mid-turn)."""
+        open_ = [start for start, end in self._caller_items.values() if end < 0]
+        return min(open_) if open_ else None
+
+    @property
+    def quiet(self) -> bool:
+        """Nobody speaking, nothing playing or streaming, no tool call open: a moment to roll over."""
+        return (
+            not self._live
+            and self.pending_marks == 0
+            and not self._opening
+            and self.caller_speaking_since is None
+            and all(r.open_tool_calls == 0 for r in self._responses.values())
+            and self._end is None
+        )
+
     # -- Twilio ----------------------------------------------------------------------------
 
     def _on_start(self, msg: Any) -> list[Action]:
@@ -188,7 +254,7 @@ class Bridge:
         """The hot path of :meth:`on_media`: ``nbytes`` of caller audio at ``ts`` moves the stream
         clock; append it unchanged, after the returned ms of silence (0 unless Twilio skipped some)."""
         if self.first_ts is None:
-            self.first_ts = self.clock_ms = ts
+            self.first_ts = self.clock_ms = self._session_ts = ts
         gap, end = ts - self.clock_ms, ts + nbytes // 8
         if gap <= 0:
             if end > self.clock_ms:
@@ -311,11 +377,16 @@ class Bridge:
         return [EmitTurn(turn)]
 
     def _on_agent_transcript(self, ev: Any) -> list[Action]:
+        self._partial.pop(ev.item_id, None)
         item = self._items.get(ev.item_id)
         if item is None:
             return []  # no audio of it reached the caller
         item.transcript = ev.transcript
         return self._maybe_emit(item)
+
+    def _on_agent_transcript_delta(self, ev: Any) -> list[Action]:
+        self._partial[ev.item_id] = self._partial.get(ev.item_id, "") + ev.delta
+        return []
 
     def _on_response_created(self, ev: Any) -> list[Action]:
         resp = self._response(ev.response.id)
@@ -414,7 +485,7 @@ class Bridge:
         }
 
     def _stream_ms(self, audio_ms: int) -> int:
-        return (self.first_ts or 0) + audio_ms
+        return self._session_ts + audio_ms
 
     @property
     def ending(self) -> bool:

@@ -11,8 +11,10 @@ How a conversation ends (``ConversationResult.end_reason``):
 * ``caller_hung_up`` — Twilio sent ``stop`` or the socket vanished; the recording is kept.
 * ``agent_ended`` / ``transfer`` — a tool result asked for it and the goodbye has played
   (or ``goodbye_timeout_s`` passed).
-* ``stream_error`` — the Realtime session failed fatally (close 4000, lost socket, cannot
-  connect). A non-fatal Realtime ``error`` is counted and the call goes on.
+* ``stream_error`` — the Realtime session failed for good (close 4000, a refused key, no first
+  session). A dropped or expired session is replaced, with the conversation so far
+  (:mod:`voice.reconnect`); when no new one can be had, a person takes the call (``transfer``).
+  A non-fatal Realtime ``error`` is counted and the call goes on.
 * ``cancelled`` — the task was cancelled (the Temporal activity was cancelled): both sockets are
   closed (1000 to Twilio, which ends the call when nothing follows ``</Connect>``), the
   recording is finished, queued hooks get two seconds to drain, and
@@ -49,8 +51,10 @@ from voice.bridge import Bridge, BridgeConfig
 from voice.latency import LatencyMeter
 from voice.media_server import MediaStream
 from voice.realtime import RealtimeClient, RealtimeError, turn_detection_config
+from voice.reconnect import Sessions
 from voice.recorder import Recorder
 from voice.relay import FrameProbe, Relay
+from voice.sessions import ConversationLog
 
 __all__ = [
     "ConversationCancelled",
@@ -156,9 +160,11 @@ class _Conversation:
         self.transfer_to: str | None = None
         self.end_intent: EndReason = "agent_ended"
         self.relay: Relay | None = None
+        self.log = ConversationLog(max_items=settings.realtime_replay_items)  # for a new session
+        self.sessions = Sessions(self)
         self._other_table: dict[type, Callable[[Any, int], None]] = {
-            EmitTurn: lambda a, t: self._hook(lambda: self.hooks.on_turn(a.turn)),
-            ToolCallRequested: lambda a, t: self._spawn(self._run_tool(a.call, a.cancelled)),
+            EmitTurn: self._turn,
+            ToolCallRequested: self._tool_requested,
             CloseStream: lambda a, t: self._finish(a.reason),
             Transfer: self._transfer,
             DtmfReceived: lambda a, t: self._hook(lambda: self.hooks.on_dtmf(a.digit)),
@@ -177,7 +183,7 @@ class _Conversation:
             else:
                 self.relay = Relay(
                     self.stream.ws, self.stream.stream_sid, self.rt, self.bridge, self.recorder, self.meter,
-                    other=self._other, finish=self._finish, probe=self.probe,
+                    other=self._other, finish=self._finish, lost=self.sessions.lost, probe=self.probe,
                     malformed=self.stream.malformed_before_start,
                 )  # fmt: skip
                 await self._perform(self.bridge.on_twilio(self.stream.start), time.perf_counter_ns())
@@ -187,6 +193,7 @@ class _Conversation:
                 self._spawn(self.relay.read_realtime())
                 if self.commands is not None:
                     self._spawn(self._read_commands(self.commands))
+                self._spawn(self.sessions.watch_cap())
                 self.hook_task = asyncio.ensure_future(self._run_hooks())
             reason, transfer_to, error = await self.end
         except asyncio.CancelledError:
@@ -267,6 +274,7 @@ class _Conversation:
                     self._finish("stream_error", error=type(exc).__name__)
 
     async def _whisper(self, text: str) -> None:
+        self.log.system(f"Supervisor instruction: {text}")
         item = {
             "type": "message",
             "role": "system",
@@ -284,6 +292,14 @@ class _Conversation:
     async def _perform(self, actions: list[Action], t: int) -> None:
         assert self.relay is not None
         await self.relay.perform(actions, t)
+
+    def _turn(self, action: EmitTurn, t: int) -> None:
+        self.log.turn(action.turn)
+        self._hook(lambda: self.hooks.on_turn(action.turn))
+
+    def _tool_requested(self, action: ToolCallRequested, t: int) -> None:
+        self.log.tool_call(action.call)
+        self._spawn(self._run_tool(action.call, action.cancelled))
 
     def _other(self, action: Action, t: int) -> None:
         """The actions that write to no socket (the relay performs the others)."""
@@ -310,6 +326,7 @@ class _Conversation:
             result = ToolResult(
                 call_id=call.call_id, name=call.name, ok=False, error="the tool is unavailable"
             )
+        self.log.tool_result(result)
         actions = self.bridge.on_tool_result(result, cancelled=cancelled, response_id=call.response_id)
         try:
             await self._perform(actions, time.perf_counter_ns())

@@ -3,6 +3,7 @@
 * caller stops speaking → first agent audio sent: ``speech_stopped`` arrival → first media to Twilio
 * barge-in → clear: ``speech_started`` arrival → Twilio ``clear`` written
 * tool round trip: ``function_call_arguments.done`` arrival → its ``function_call_output`` written
+* a lost Realtime session → the agent's first audio on the next one (``realtime_gap_ms``)
 * end intent → hang-up: the tool result that ends the call → the media stream closed; and, of
   that, the part after the last of the goodbye was heard (its mark came back from Twilio)
 
@@ -28,6 +29,7 @@ class LatencyMeter:
         self._tools: dict[str, int] = {}
         self._end_intent: int | None = None
         self._heard: int = 0
+        self._gap: int | None = None
 
     def speech_stopped(self, t_ns: int) -> None:
         self._turn_end = t_ns
@@ -36,7 +38,14 @@ class LatencyMeter:
         """The caller resumed: the pause was not the end of the turn."""
         self._turn_end = None
 
+    def gap_started(self, t_ns: int) -> None:
+        """The Realtime session was lost at ``t_ns``; the next agent audio ends the gap."""
+        self._gap = t_ns
+
     def agent_audio_sent(self, t_ns: int) -> None:
+        if self._gap is not None:
+            self.slices.realtime_gap_ms.append(_ms(self._gap, t_ns))
+            self._gap = None
         if self._turn_end is not None:
             self.slices.turn_to_first_audio_ms.append(_ms(self._turn_end, t_ns))
             self._turn_end = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from collections import deque
 from collections.abc import Callable
 from time import perf_counter_ns
 from typing import Any
@@ -49,6 +50,7 @@ FrameProbe = Callable[[str, int], None]
 """Benchmarks' per-frame probe: ``("in" | "out" | "clear", ns from arrival to forwarded)``."""
 Finish = Callable[..., None]  # (reason, transfer_to=None, error=None)
 
+HELD_FRAMES = 500  # 10 s of 20 ms caller frames: held through a reconnect, resent after a drop
 _APPEND_HEAD, _APPEND_TAIL = '{"type":"input_audio_buffer.append","audio":"', '"}'
 _a2b = binascii.a2b_base64
 
@@ -84,16 +86,21 @@ class Relay:
         *,
         other: Callable[[Action, int], None],
         finish: Finish,
+        lost: Callable[[RealtimeError], None] | None = None,
         probe: FrameProbe | None = None,
         malformed: int = 0,
     ) -> None:
         self.twilio, self.stream_sid, self.rt = twilio, stream_sid, rt
         self.bridge, self.recorder, self.meter, self.probe = bridge, recorder, meter, probe
-        self.other, self.finish = other, finish
-        self.frames_in = self.frames_out = self.realtime_errors = 0
+        self.other, self.finish, self.lost = other, finish, lost
+        # Caller audio while no session listens (between a drop and the next session), and the
+        # last few seconds sent to the session (an utterance cut by a drop is sent again).
+        self.held: deque[tuple[int, str]] = deque(maxlen=HELD_FRAMES)
+        self.recent: deque[tuple[int, str]] = deque(maxlen=HELD_FRAMES)
+        self.frames_in = self.frames_out = self.realtime_errors = self.dropped_events = 0
         self.malformed = malformed
         self._flushing = 0  # sends of ours awaiting a drain: nothing may be written before them
-        self._rt_over = False  # the Realtime session failed fatally: its frames are no longer read
+        self._rt_over = False  # the Realtime session failed: its frames are no longer read, nor written
         self._delta: tuple[str, bytes] = ("", b"")  # the latest agent chunk, base64 and decoded
 
     # -- Twilio ----------------------------------------------------------------------------------
@@ -106,6 +113,10 @@ class Relay:
         if type(hot) is tuple:  # caller audio, 50 frames a second: straight to the Realtime socket
             ts, payload, audio = hot
             pad = self._caller_audio(ts, audio)
+            if self._rt_over:  # no session: held for the next one
+                self._hold(ts, pad, payload)
+                return True
+            self.recent.append((ts, payload))
             if pad:
                 write_texts(self.rt.connection, _append(silence_b64(pad)), _append(payload))
             else:
@@ -145,6 +156,40 @@ class Relay:
             if fast is not None:
                 fast.detach()
 
+    def _hold(self, ts: int, pad: int, payload: str) -> None:
+        if pad:
+            self.held.append((ts - pad, silence_b64(pad)))
+        self.held.append((ts, payload))
+
+    def resend_from(self, from_ms: int | None) -> tuple[int | None, list[str]]:
+        """The caller audio a new session must hear first, as append events, and the stream ms it
+        starts at: what the caller said before the drop from ``from_ms`` on (an utterance the drop
+        cut), then everything held since."""
+        frames = [(ts, p) for ts, p in self.recent if from_ms is not None and ts >= from_ms]
+        frames += list(self.held)
+        self.held.clear()
+        self.recent.clear()
+        return (frames[0][0] if frames else None), [_append(p) for _, p in frames]
+
+    @property
+    def over(self) -> bool:
+        """No session takes the caller's audio now (it is held)."""
+        return self._rt_over
+
+    def session_down(self) -> None:
+        """Stop writing to the session: caller audio is held until :meth:`swap`."""
+        self._rt_over = True
+
+    def swap(self, rt: RealtimeClient) -> None:
+        """Carry on with ``rt`` (its replay and the audio from :meth:`resend_from` already sent),
+        first giving it the audio held since."""
+        held = [_append(p) for _, p in self.held]
+        self.held.clear()
+        self.rt = rt
+        self._rt_over = False
+        if held:
+            write_texts(rt.connection, *held)
+
     def _caller_audio(self, ts: int, audio: bytes) -> int:
         """Caller audio into the recording and the bridge; the ms of silence to send before it."""
         self.recorder.caller_audio(ts, audio)
@@ -181,7 +226,7 @@ class Relay:
     def realtime_now(self, frame: bytes, t: int) -> bool:
         """An event from the Realtime session, in its socket's callback: handled now unless busy."""
         if self._rt_over:
-            return True
+            return True  # a late frame of a session given up
         if not self._writable():
             return False
         got = self._from_realtime(frame, t)
@@ -193,19 +238,21 @@ class Relay:
 
     async def read_realtime(self) -> None:
         """The Realtime reader task: events the callback could not take, then the end of the session."""
-        ws = self.rt.connection
+        rt = self.rt
+        ws = rt.connection
         fast = ws if isinstance(ws, FastPath) else None
         if fast is not None:
             fast.attach(self.realtime_now)
         try:
-            while not self._rt_over:
+            while not self._rt_over and self.rt is rt:
                 try:
                     if fast is not None:
                         frame, t = await fast.next_message()
                     else:
                         frame, t = await ws.recv(), perf_counter_ns()
                 except ConnectionClosed as exc:
-                    self._fatal(self.rt.closed_error(exc))
+                    if self.rt is rt:  # not a session already rolled over
+                        self._fatal(rt.closed_error(exc))
                     return
                 got = self._from_realtime(frame, t)
                 if got is None:
@@ -214,9 +261,6 @@ class Relay:
                     await self.perform(got[0], t)
                 except ConnectionClosed:
                     self.finish("caller_hung_up")
-                    return
-                except RealtimeError as exc:
-                    self.finish("stream_error", error=type(exc).__name__)
                     return
                 if got[1] and self.probe is not None:
                     self.probe("out", perf_counter_ns() - t)
@@ -254,13 +298,20 @@ class Relay:
         return self.bridge.on_realtime(got), False
 
     def _fatal(self, exc: RealtimeError) -> None:
+        if self._rt_over:
+            return
         self._rt_over = True
-        self.finish("stream_error", error=f"{type(exc).__name__}: {exc}"[:200])
+        if self.lost is not None:
+            self.lost(exc)  # the conversation reconnects (or ends the call)
+        else:
+            self.finish("stream_error", error=f"{type(exc).__name__}: {exc}"[:200])
 
     # -- actions ---------------------------------------------------------------------------------
 
     def _writable(self) -> bool:
-        return not self._flushing and writable(self.twilio) and writable(self.rt.connection)
+        return (
+            not self._flushing and writable(self.twilio) and (self._rt_over or writable(self.rt.connection))
+        )
 
     def _perform_now(self, actions: list[Action], t: int) -> None:
         """Perform actions when both sockets are writable (:meth:`_writable`): no await anywhere."""
@@ -269,15 +320,16 @@ class Relay:
             self._stage(action, t, batch)
         if batch.tw:
             write_texts(self.twilio, *batch.tw)
-        if batch.rt:
+        if batch.rt and not self._rt_over:
             write_texts(self.rt.connection, *batch.rt)
         self._written(batch, t)
 
     async def perform(self, actions: list[Action], t: int) -> None:
         """Perform actions in order from a task, awaiting each socket's flow control.
 
-        Raises ``ConnectionClosed`` when Twilio's socket is closed and :class:`RealtimeError` when
-        the Realtime session's is.
+        Raises ``ConnectionClosed`` when Twilio's socket is closed. A Realtime session found closed
+        is given up (:meth:`_fatal`, so the conversation reconnects); what was meant for it is
+        dropped, and caller audio is held for the next session.
         """
         self._flushing += 1
         try:
@@ -286,11 +338,15 @@ class Relay:
                 self._stage(action, t, batch)
                 if batch.tw:
                     await send_texts(self.twilio, *batch.tw)
-                if batch.rt:
+                if batch.rt and self._rt_over:
+                    self.dropped_events += sum(1 for e in batch.rt if not e.startswith(_APPEND_HEAD))
+                elif batch.rt:
+                    rt = self.rt
                     try:
-                        await send_texts(self.rt.connection, *batch.rt)
+                        await send_texts(rt.connection, *batch.rt)
                     except ConnectionClosed as exc:
-                        raise self.rt.closed_error(exc) from None
+                        if rt is self.rt:
+                            self._fatal(rt.closed_error(exc))
                 self._written(batch, t)
         finally:
             self._flushing -= 1
@@ -299,7 +355,12 @@ class Relay:
         """Perform an action, except its write, which goes into ``batch``."""
         kind = type(action)
         if kind is AppendAudio:
-            batch.rt.append(_APPEND_HEAD + action.payload + _APPEND_TAIL)  # type: ignore[union-attr]
+            payload = action.payload  # type: ignore[union-attr]
+            if self._rt_over:
+                self.held.append((self.bridge.clock_ms, payload))
+            else:
+                self.recent.append((self.bridge.clock_ms, payload))
+                batch.rt.append(_APPEND_HEAD + payload + _APPEND_TAIL)
         elif kind is SendTwilio:
             message = action.message  # type: ignore[union-attr]
             if type(message) is MediaOut:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DeliverInput,
         EndReason,
         HangupInput,
+        RealtimeSession,
         StreamAttached,
         SummariseInput,
         TelephonyEvent,
@@ -93,6 +94,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         self.caller_gone = False
         self.voicemail = False
         self.max_length_cut = False
+        self.realtime_sessions: list[RealtimeSession] = []
         self.command: ConversationCommand | None = None
         self.request: CallRequest | None = None
         self.started_at: datetime | None = None
@@ -338,6 +340,15 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             message = self.profile.voicemail_message or ""
             self._command("say_and_end", message, "voicemail")
 
+    @workflow.signal
+    def realtime_session(self, event: RealtimeSession) -> None:
+        """The voice worker replaced (or could not replace) the agent's Realtime session."""
+        self.realtime_sessions.append(event)
+        if event.kind == "gave_up" and self.profile is not None and not self.transferred:
+            self.escalation = self.escalation or f"the agent lost its voice connection ({event.reason})"
+            self.transfer_apology = self.profile.guardrails.realtime_lost_line
+            self.transfer_ready = True  # the stream is still open: the hand-over runs now
+
     # -- queries ---------------------------------------------------------------------------
 
     @workflow.query(name="transcript")
@@ -368,6 +379,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             started_at=self.started_at,
             pending_approvals=list(self.pending_approvals.values()),
             whispers=len(self.whispers),
+            reconnecting=bool(self.realtime_sessions) and self.realtime_sessions[-1].kind == "dropped",
         )
 
     def _other_party(self) -> str:

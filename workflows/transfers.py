@@ -40,6 +40,7 @@ class Transfers:
         self.transferred = False
         self.handover: Handover | None = None
         self.transfer_status: str | None = None  # "answered", or the DialCallStatus of a dial nobody took
+        self.transfer_apology = ""  # said to the caller before the dial (the agent could not say it)
 
     async def _transfer_when_ready(self) -> None:
         await workflow.wait_condition(lambda: self.transfer_ready)
@@ -65,6 +66,7 @@ class Transfers:
                 note=note,
                 workflow_id=self.call_id if warm else "",
                 timeout_s=guardrails.transfer_ring_seconds,
+                say=self.transfer_apology,
             ),
             start_to_close_timeout=FAST,
             retry_policy=TELEPHONY_RETRY,

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from voice.audio import mulaw_encode
 from voice.wsfast import FastPath, send_texts, writable, write_texts
@@ -69,6 +70,24 @@ class ToneSession:
         self.errors_sent: list[str] = []
         self.response: asyncio.Task[None] | None = None
         self.item_sent_ms: dict[str, int] = {}
+        self.created: list[dict[str, Any]] = []  # items the client created (a reconnect's replay)
+        self.requested: list[dict[str, Any]] = []  # response.create events, as sent
+
+    def abort(self) -> None:
+        """Lose the socket, no close frame: what a network failure looks like to the client."""
+        self.ws.transport.abort()
+
+    async def expire(self) -> None:
+        """What OpenAI does at the session's maximum duration: ``session_expired``, then close 1001."""
+        err = {
+            "type": "invalid_request_error",
+            "code": "session_expired",
+            "message": "Your session hit the maximum duration of 60 minutes.",
+            "param": None,
+        }
+        with contextlib.suppress(ConnectionClosed):
+            await self.send("error", error=err)
+            await self.ws.close(1001, "session expired")
 
     async def send(self, type_: str, **fields: Any) -> None:
         await send_texts(self.ws, _event(type_, **fields))
@@ -174,6 +193,7 @@ class ToneSession:
         return out
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
+        self.requested.append(event)
         if self.response is not None:
             await self.error(
                 "conversation_already_has_active_response", "Conversation already has an active response"
@@ -200,6 +220,7 @@ class ToneSession:
         await self.send("conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms)
 
     async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
+        self.created.append(event["item"])
         item = {**event["item"], "id": _id("item"), "object": "realtime.item", "status": "completed"}
         await self.send("conversation.item.added", item=item, previous_item_id=None)
 
@@ -232,6 +253,8 @@ class ToneSession:
                 output_index=0,
                 item={**msg, "status": "in_progress"},
             )
+            # The transcript leads the audio, as the real service's deltas do.
+            await self.send("response.output_audio_transcript.delta", **base, delta=text)
             audio = tone(self.server.reply_ms, 300.0 + 23.0 * (next(_ids) % 20))
             step = self.server.chunk_ms * 8
             loop = asyncio.get_running_loop()
@@ -296,11 +319,14 @@ class ToneRealtime:
         silence_ms: int = 200,
         tools: dict[int, tuple[str, dict[str, Any]]] | None = None,
         tls: ssl.SSLContext | None = None,
+        refuse_after: int | None = None,
     ) -> None:
         self.port, self.reply_ms, self.chunk_ms, self.lead_ms = port, reply_ms, chunk_ms, lead_ms
         self.tls = tls  # serve wss:// with this context, as OpenAI does
         self.silence_ms = silence_ms
         self.tools = dict(tools or {})
+        self.refuse_after = refuse_after  # handshakes after this many sessions get a 503
+        self.refused = 0
         self.sessions: list[ToneSession] = []
         self.headers: list[dict[str, str]] = []
         self._server: Server | None = None
@@ -318,6 +344,7 @@ class ToneRealtime:
             max_size=2**24,
             create_connection=_Conn,
             ssl=self.tls,
+            process_request=self._admit,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
@@ -326,6 +353,12 @@ class ToneRealtime:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+
+    def _admit(self, ws: ServerConnection, request: Request) -> Response | None:
+        if self.refuse_after is not None and len(self.sessions) >= self.refuse_after:
+            self.refused += 1
+            return ws.respond(503, "The server is overloaded.\n")
+        return None
 
     async def _session(self, ws: ServerConnection) -> None:
         assert ws.request is not None

@@ -1,0 +1,219 @@
+"""Keeping the caller through the Realtime session: reconnect after a drop, roll over before the cap.
+
+Reconnect, when the session fails (socket lost, closed 1001/1011, ``session_expired``):
+
+1. the caller stops hearing the agent at once (Twilio's queue is cleared); the agent's turn is
+   kept as far as the caller heard it; the caller's audio from now on is held by the relay;
+2. new sessions are tried with backoff and jitter (``realtime_reconnect_attempts``), each
+   configured from the profile and given the conversation so far (:mod:`voice.sessions`);
+3. the held audio follows (and, when the caller was mid-sentence at the drop, that sentence's
+   start again), so nothing the caller says is lost; then the agent speaks again if it was cut
+   (one short apology and the sentence it was saying), if a verbatim line (the disclosure) was
+   playing, or if the caller's words or a tool's output still await an answer;
+4. the workflow hears of each step (``realtime_dropped``, ``realtime_reconnected``), and when every
+   attempt fails, ``realtime_gave_up``: it hands the caller to a person with an apology.
+
+Rollover: at ``realtime_session_cap_s - realtime_rollover_before_s`` into a session, a new one is
+opened and given the conversation while the old one still serves the call, and swapped in at a
+quiet moment (nobody speaking, nothing playing, no tool call open), so the caller hears no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from voice.actions import SendRealtime
+from voice.realtime import RealtimeClient, RealtimeError
+from voice.sessions import backoff_s, reconnectable
+from voice.wsfast import send_texts
+
+if TYPE_CHECKING:
+    from voice.conversation import _Conversation
+
+log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 3.0
+UTTERANCE_LEAD_MS = 300  # of a cut utterance, resend from this long before its speech start
+ROLLOVER_LEAD_MS = 300  # resend this much of the latest caller audio to the session rolled over to
+APOLOGY = "Sorry, the line dropped for a moment."
+
+
+def _reason(exc: RealtimeError) -> str:
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__}{f' ({code})' if code else ''}"
+
+
+class Sessions:
+    """The conversation's Realtime sessions, one after another."""
+
+    def __init__(self, conversation: _Conversation) -> None:
+        self.c = conversation
+        self.started = time.monotonic()
+        self.busy = False  # a reconnect or rollover is under way
+        self.replayed = 0  # log items the newest session was given
+        self.reconnects = 0
+        self.rollovers = 0
+
+    # -- reconnect ---------------------------------------------------------------------------
+
+    def lost(self, exc: RealtimeError) -> None:
+        """The relay gave the session up (it now holds the caller's audio). Called in a callback."""
+        c = self.c
+        if c.end.done():
+            return
+        if c.transferring:  # Twilio leaves the stream for the <Dial> on its own
+            return
+        if c.bridge.ending:  # the goodbye was playing: the call ends as it meant to
+            c._finish(c.end_intent, error=f"realtime lost during the goodbye: {_reason(exc)}")
+            return
+        if not reconnectable(exc) or self.busy:
+            c._finish("stream_error", error=f"{type(exc).__name__}: {exc}"[:200])
+            return
+        self.busy = True
+        t0 = time.perf_counter_ns()
+        speaking_since = c.bridge.caller_speaking_since
+        actions, line, cut = c.bridge.session_lost()
+        c._spawn(self._reconnect(_reason(exc), actions, line, cut, speaking_since, t0))
+
+    async def _reconnect(
+        self,
+        reason: str,
+        actions: list[Any],
+        line: str | None,
+        cut: list[str],
+        speaking_since: int | None,
+        t0: int,
+    ) -> None:
+        c = self.c
+        old = c.rt
+        await c._perform(actions, t0)  # Twilio's queue cleared; the cut turns; realtime_dropped
+        if old is not None:
+            c._spawn(old.close(timeout_s=0.5))
+        attempts = max(1, c.settings.realtime_reconnect_attempts)
+        rt: RealtimeClient | None = None
+        for attempt in range(1, attempts + 1):
+            await asyncio.sleep(backoff_s(attempt))
+            try:
+                rt = await self._new_session()
+                break
+            except RealtimeError as exc:
+                log.info("realtime reconnect attempt %d failed: %s", attempt, _reason(exc))
+        if rt is None:
+            self._give_up(reason, attempts)
+            return
+        start = None if speaking_since is None else max(0, speaking_since - UTTERANCE_LEAD_MS)
+        answered = await self._swap(rt, start)
+        if answered and not cut and not line:
+            c.meter.gap_started(t0)
+        elif line:
+            await c._perform(c.bridge.speak_line(line), time.perf_counter_ns())
+        elif cut or c.log.awaits_answer:
+            event: dict[str, Any] = {"type": "response.create"}
+            if cut:  # the agent was cut mid-sentence: a short apology, and the sentence again
+                event["response"] = {"instructions": f'Say exactly: "{APOLOGY} {" ".join(cut)}"'}
+            c.meter.gap_started(t0)
+            await c._perform([SendRealtime(event)], time.perf_counter_ns())
+        self.reconnects += 1
+        gap_ms = round((time.perf_counter_ns() - t0) / 1e6, 1)
+        data = {"kind": "reconnected", "attempt": attempt, "reason": reason, "gap_ms": gap_ms}
+        c._hook(lambda: c.hooks.on_event("realtime_reconnected", data))
+        self.busy = False
+
+    async def _new_session(self) -> RealtimeClient:
+        """A configured session that knows the conversation so far (nothing audible yet)."""
+        c = self.c
+        rt = await RealtimeClient.connect(c.settings, c.profile, open_timeout_s=CONNECT_TIMEOUT_S)
+        try:
+            events = [json.dumps(e) for e in c.log.replay()]
+            self.replayed = len(c.log.items)
+            await send_texts(rt.connection, *events)
+        except Exception:
+            await rt.close(timeout_s=0.5)
+            raise
+        return rt
+
+    async def _swap(self, rt: RealtimeClient, resend_from: int | None) -> bool:
+        """Send the caller's audio the new session must hear, then make it the call's session.
+        True when it also asked for a response (to a tool output that missed the replay)."""
+        c = self.c
+        assert c.relay is not None
+        start, frames = c.relay.resend_from(resend_from)
+        c.bridge.session_started(start if start is not None else c.bridge.clock_ms)
+        if frames:
+            await send_texts(rt.connection, *frames)
+        c.rt = rt
+        c.relay.swap(rt)  # and whatever arrived while the frames were sent
+        c._spawn(c.relay.read_realtime())
+        self.started = time.monotonic()
+        # A tool's output that came in after the replay was built (it was not sent to any session).
+        late = [i for i in c.log.items[self.replayed :] if i["type"] == "function_call_output"]
+        if not late:
+            return False
+        events: list[Any] = [SendRealtime({"type": "conversation.item.create", "item": i}) for i in late]
+        respond = not c.log.in_flight
+        if respond:
+            events.append(SendRealtime({"type": "response.create"}))
+        await c._perform(events, time.perf_counter_ns())
+        return respond
+
+    def _give_up(self, reason: str, attempts: int) -> None:
+        """No session could be had: a person takes the call (the workflow redirects it to <Dial>,
+        after a spoken apology); the stream is left for Twilio to end."""
+        c = self.c
+        self.busy = False
+        c.transferring, c.transfer_to = True, c.profile.guardrails.escalation_number
+        data = {"attempts": attempts, "reason": reason}
+        c._hook(lambda: c.hooks.on_event("realtime_gave_up", data))
+        c._spawn(c._transfer_deadline(c.transfer_to))
+
+    # -- rollover ------------------------------------------------------------------------------
+
+    async def watch_cap(self) -> None:
+        """Replace the session before it reaches its cap, at a quiet moment."""
+        s = self.c.settings
+        while True:
+            due = self.started + max(0.0, s.realtime_session_cap_s - s.realtime_rollover_before_s)
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            if self.busy or self.c.transferring or self.c.bridge.ending:
+                await asyncio.sleep(0.5)
+                continue
+            await self._rollover()
+
+    async def _rollover(self) -> None:
+        c = self.c
+        self.busy = True
+        t0 = time.perf_counter_ns()
+        try:
+            rt = await self._new_session()
+        except RealtimeError as exc:
+            log.info("realtime rollover could not open a session: %s", _reason(exc))
+            self.busy = False
+            await asyncio.sleep(1.0)
+            return
+        while not c.bridge.quiet and not c.end.done():  # the next quiet moment
+            await asyncio.sleep(0.05)
+            if (
+                c.relay is None
+                or c.relay.over
+                or time.monotonic() - self.started > c.settings.realtime_session_cap_s
+            ):
+                break
+        if c.end.done() or c.relay is None or c.relay.over or not c.bridge.quiet:
+            await rt.close(timeout_s=0.5)  # dropped meanwhile (the reconnect path has it) or the call ended
+            self.busy = False
+            return
+        old = c.rt
+        c.relay.session_down()
+        await self._swap(rt, c.bridge.clock_ms - ROLLOVER_LEAD_MS)
+        if old is not None:
+            c._spawn(old.close(timeout_s=0.5))
+        self.rollovers += 1
+        data = {"kind": "rolled_over", "swap_ms": round((time.perf_counter_ns() - t0) / 1e6, 1)}
+        c._hook(lambda: c.hooks.on_event("realtime_rolled_over", data))
+        self.busy = False
