@@ -22,6 +22,7 @@ COPY functions functions
 COPY infra infra
 COPY evals evals
 COPY dashboard dashboard
+COPY cli cli
 RUN sh scripts/install-host.sh /opt/switchboard project \
     && useradd --system --home-dir /var/lib/switchboard --create-home switchboard
 

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := switchboard workflows activities voice functions infra evals bench dashboard deploy tests
+PACKAGES := switchboard workflows activities voice functions infra evals bench dashboard cli deploy tests
 # Build tools, each in a venv of its own under .local/tools so their pins never meet the project's.
 TOOLS := .local/tools
 UV_VERSION := 0.13.9

@@ -10,9 +10,9 @@ from temporalio import activity
 
 from activities.business import BusinessSystem
 from activities.tools import REGISTRY, ToolError
+from activities.tools.profiles import load_profile
 from switchboard.messages import ToolInvocation
 from switchboard.models import AgentProfile, ToolResult
-from switchboard.profiles import load_profile
 
 
 @activity.defn(name="get_profile")

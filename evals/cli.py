@@ -1,6 +1,6 @@
 """``switchboard evals run | add``: replay the bank and score it; turn an archived call into a case.
 
-Wired by ``switchboard/cli.py``::
+Wired by ``cli/main.py``::
 
     from evals import cli as evals_cli
     evals_cli.add_parser(sub)

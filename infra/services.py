@@ -157,7 +157,7 @@ def codec(settings: Settings) -> ServiceSpec:
     }
     return ServiceSpec(
         name="codec",
-        argv=[sys.executable, "-m", "switchboard.cli", "codec-server"],
+        argv=[sys.executable, "-m", "cli", "codec-server"],
         port=port,
         url=f"http://{LOCAL_HOST}:{port}  (the UI's codec server)",
         health=http_ok(f"http://{LOCAL_HOST}:{port}/healthz"),

@@ -31,7 +31,7 @@ def test_up_starts_the_codec_server_and_points_the_ui_at_it(tmp_path: Path) -> N
     endpoint = argv[argv.index("--ui-codec-endpoint") + 1]
     assert endpoint == f"http://{LOCAL_HOST}:{settings.ports.codec}/{token}"
     codec = specs["codec"]
-    assert list(codec.argv[1:]) == ["-m", "switchboard.cli", "codec-server"]
+    assert list(codec.argv[1:]) == ["-m", "cli", "codec-server"]
     assert codec.port == settings.ports.codec
     assert codec.env["SWITCHBOARD_CODEC_UI_PATH_TOKEN"] == token
     assert f"http://{LOCAL_HOST}:{settings.ports.temporal_ui}" in codec.env["SWITCHBOARD_CODEC_ORIGINS"]

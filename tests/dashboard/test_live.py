@@ -12,11 +12,11 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from activities.tools.profiles import load_profile
 from switchboard.config import Settings
 from switchboard.history import fetch_decoded
 from switchboard.messages import ConsentAnswer, EndReason, ToolCallRequest
 from switchboard.models import AgentProfile, Speaker, ToolCall
-from switchboard.profiles import load_profile
 from tests.dashboard.conftest import SUPERVISOR, screenshot_path, sign_in
 from tests.dashboard.simulated import SimulatedCall, simulated_call
 from workflows.call import CallWorkflow

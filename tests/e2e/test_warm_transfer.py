@@ -9,12 +9,12 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.tools.profiles import load_profile
 from infra.phone.client import SimClient
 from infra.stack import Stack
 from switchboard.audit import fetch_timeline
 from switchboard.config import Settings
 from switchboard.models import Outcome
-from switchboard.profiles import load_profile
 from tests.e2e.test_booking_call import place_call
 
 JOBS = "+61255550104"

@@ -99,7 +99,7 @@ async def open_client(url: str, query: str = "", headers: dict[str, str] | None 
 
 def profile_tool(profile: str, name: str) -> dict[str, Any]:
     """A tool exactly as the voice worker declares it to the Realtime session for ``profile``."""
-    from switchboard.profiles import load_profile
+    from activities.tools.profiles import load_profile
     from voice.realtime import session_config
 
     return next(t for t in session_config(load_profile(profile))["tools"] if t["name"] == name)

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from activities.tools.profiles import load_profile
 from infra.realtime_engine import phrasing
 from infra.realtime_engine.args import Param, Tool
 from infra.realtime_engine.policy import PolicyState, decide
-from switchboard.profiles import load_profile, profile_names
+from switchboard.profiles import profile_names
 from voice.realtime import session_config
 
 TODAY = date(2026, 12, 7)

@@ -12,9 +12,10 @@ import base64
 
 import pytest
 
+from activities.tools.profiles import load_profile
 from infra.realtime_engine.policy import GOODBYE
 from switchboard.models import AgentProfile
-from switchboard.profiles import load_profile, profile_names
+from switchboard.profiles import profile_names
 from tests.infra.realtime_helpers import JOB_TOOL, open_client, telephone_session
 from voice.audio import BYTES_PER_MS
 

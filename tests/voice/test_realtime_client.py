@@ -212,7 +212,7 @@ async def test_send_texts_writes_in_order_and_raises_once_closed() -> None:
 
 
 def test_a_profiles_transcription_prompt_goes_into_the_session() -> None:
-    from switchboard.profiles import load_profile
+    from activities.tools.profiles import load_profile
     from voice.realtime import session_config
 
     profile = load_profile("lead_qualification")

@@ -261,8 +261,8 @@ async def test_audit_timeline_shows_every_step(
 async def test_supervisor_whispers_approves_and_rejects(
     temporal_client: Client, stack: Settings, tmp_path: Path
 ) -> None:
+    from activities.tools.profiles import load_profile
     from switchboard.messages import SupervisorAction
-    from switchboard.profiles import load_profile
 
     profile = load_profile("job_status").model_copy(deep=True)
     for spec in profile.tools:

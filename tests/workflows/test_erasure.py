@@ -22,11 +22,11 @@ from botocore.exceptions import ClientError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
+from cli.forget import erasable_kinds, forget
 from dashboard.search import read_result
 from infra.services import temporal_binary
 from switchboard import aws
 from switchboard.audit import fetch_timeline
-from switchboard.cli_forget import erasable_kinds, forget
 from switchboard.codec import META_PERSON_KEY, EnvelopeCodec, KmsKeys, PayloadErased, is_encrypted
 from switchboard.config import Settings
 from switchboard.history import messages
@@ -78,7 +78,7 @@ def temporal_show(settings: Settings, call_id: str) -> str:
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**settings.to_env(), "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "switchboard.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, timeout=120
     )
 
 

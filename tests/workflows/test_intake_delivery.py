@@ -26,11 +26,11 @@ from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Worker
 
 from activities.delivery import DeliveryActivities
+from cli.intake import PendingMatter, cmd_intake_pending, list_pending
 from infra import services
 from infra.stack import ServiceSpec
 from infra.testing import isolated_settings, running_stack
 from switchboard import calendar
-from switchboard.cli_intake import PendingMatter, cmd_intake_pending, list_pending
 from switchboard.config import Settings
 from switchboard.messages import DeliverInput, DeliveryResult
 from switchboard.models import CallSummary, Delivery, Outcome

@@ -10,6 +10,7 @@ from typing import Literal
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 
+from activities.tools.profiles import load_profile
 from switchboard.config import Settings
 from switchboard.messages import (
     ConsentAnswer,
@@ -21,7 +22,6 @@ from switchboard.messages import (
     TransferReady,
 )
 from switchboard.models import CallOutcome, Outcome
-from switchboard.profiles import load_profile
 from tests.workflows.test_call_workflow import next_weekday, run_call, tool
 from workflows.call import CallWorkflow
 

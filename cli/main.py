@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.service import RPCError
 
+from cli import forget as cli_forget
+from cli import intake as cli_intake
 from evals import cli as evals_cli
 from infra.services import default_services
 from infra.stack import ServiceReport, Stack, StackError
-from switchboard import cli_forget, cli_intake
 from switchboard.config import Settings, get_settings
 
 console = Console()

@@ -37,7 +37,8 @@ TERMINATED_REASON = "personal data erased on request"
 def erasable_kinds() -> tuple[set[str], dict[str, str]]:
     """The business record kinds ``forget`` erases, and those kept with the profile's reason."""
     from activities.tools import REGISTRY
-    from switchboard.profiles import load_profile, profile_names
+    from activities.tools.profiles import load_profile
+    from switchboard.profiles import profile_names
 
     touched: set[str] = set()
     kept: dict[str, str] = {}
