@@ -4,6 +4,7 @@ scripted): the transfer carries the hand-over note and the workflow's id for the
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,7 @@ from switchboard.messages import (
     ConsentAnswer,
     EndReason,
     Handover,
+    RealtimeSession,
     TelephonyEvent,
     TransferInput,
     TransferProgress,
@@ -87,3 +89,47 @@ async def test_unanswered_transfer_owes_a_callback(
     assert heard[0].unanswered_line == load_profile("clinic_booking").guardrails.transfer_unanswered_line
     assert outcome.summary is not None and outcome.summary.fields["callback_requested"] is True
     assert outcome.summary.headline.startswith("Callback needed")
+
+
+async def test_a_call_whose_agent_lost_its_voice_goes_to_a_person_after_an_apology(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    """Every new Realtime session refused (voice/reconnect.py gives up): the workflow transfers the
+    live call with the profile's apology said first, and the history shows each session event."""
+    transfers: list[TransferInput] = []
+
+    @activity.defn(name="transfer")
+    async def transfer(req: TransferInput) -> str:
+        transfers.append(req)
+        handle = temporal_client.get_workflow_handle_for(CallWorkflow.run, req.workflow_id)
+        await handle.signal(CallWorkflow.transfer_progress, TransferProgress(step="whisper"))
+        return "in-progress"
+
+    async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        await handle.signal(
+            CallWorkflow.telephony_event, TelephonyEvent(call_sid="CAlost", status="in-progress")
+        )
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True, said="yes"))
+        await handle.signal(CallWorkflow.realtime_session, RealtimeSession(kind="dropped", at_ms=9000))
+        assert (await handle.query(CallWorkflow.view)).reconnecting
+        gave_up = RealtimeSession(kind="gave_up", attempt=4, reason="RealtimeConnectError")
+        await handle.signal(CallWorkflow.realtime_session, gave_up)
+        for _ in range(200):  # the hand-over runs while the stream is still open
+            if transfers:
+                break
+            await asyncio.sleep(0.05)
+        return EndReason.TRANSFER  # Twilio left the stream for the <Dial>
+
+    outcome = await run_call(temporal_client, stack, tmp_path, script, overrides={"transfer": transfer})
+    assert outcome.outcome == Outcome.ESCALATED
+    [sent] = transfers
+    profile = load_profile("clinic_booking")
+    assert sent.say == profile.guardrails.realtime_lost_line and sent.call_sid == "CAlost"
+    assert "lost its voice connection" in sent.note
+    history = await temporal_client.get_workflow_handle(outcome.call_id).fetch_history()
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert signals.count("realtime_session") == 2
