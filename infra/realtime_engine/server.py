@@ -1,7 +1,8 @@
 """The websocket server: HTTP checks at the handshake, then one ``Connection`` per socket.
 
 ``Connection`` is the thin I/O layer around ``Session``: it reads frames, hands checked events
-to the session, writes the session's events in order (applying injected faults), and runs the
+to the session, writes the session's events in order (applying injected faults), keeps the
+session's clock (timed faults and the session cap, from ``session.created``), and runs the
 effects that take time — transcription on the STT thread, speculative transcription while the
 caller pauses, and one ``Responder`` task per response.
 """
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from infra.realtime_engine import errors, faults
@@ -48,11 +50,12 @@ class Connection:
         self.engine = engine
         self.options = options
         self.out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self.session = Session(self, model)
+        self.session = Session(self, model, options.max_session_s)
         self.responder = Responder(self.session, engine.speech, options, self._inputs_ready)
         self.transcripts: dict[str, asyncio.Task[None]] = {}
         self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
         self._response_task: asyncio.Task[None] | None = None
+        self._clock_task: asyncio.Task[None] | None = None
         self._sent = 0
         self._closing = False
 
@@ -126,7 +129,7 @@ class Connection:
                 self.session.start()
                 await self._read()
         finally:
-            for task in [self._response_task, *self.transcripts.values()]:
+            for task in [self._response_task, self._clock_task, *self.transcripts.values()]:
                 if task is not None:
                     task.cancel()
             if self._speculative is not None:
@@ -136,6 +139,11 @@ class Connection:
                 await asyncio.wait_for(writer, timeout=5)
 
     async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):  # a dropped socket ends the session quietly
+            await self._read_frames()
+        self._done_transcripts()
+
+    async def _read_frames(self) -> None:
         async for frame in self.ws:
             if self._closing:
                 break
@@ -154,7 +162,6 @@ class Connection:
             except Exception:  # a bug must cost one event, not the caller's session
                 log.exception("event handling failed")
                 self._fail(errors.server_error(), client_event_id(raw))
-        self._done_transcripts()
 
     def _done_transcripts(self) -> None:
         self.transcripts = {k: t for k, t in self.transcripts.items() if not t.done()}
@@ -163,7 +170,7 @@ class Connection:
         self.session.emit("error", error=exc.payload(client_event))
         if exc.fatal:
             self._closing = True
-            self.out.put_nowait({"__close__": 4000, "reason": exc.close_reason})
+            self.out.put_nowait({"__close__": exc.close_code, "reason": exc.close_reason})
 
     async def _write(self) -> None:
         while (event := await self.out.get()) is not None:
@@ -174,8 +181,30 @@ class Connection:
                 continue
             await self.ws.send(json.dumps(event))
             self._sent += 1
+            if event["type"] == "session.created":
+                self._clock_task = asyncio.create_task(self._clock())
             if await self._inject_faults():
                 return
+
+    async def _clock(self) -> None:
+        """Timed faults and the session cap, counted from the moment ``session.created`` went out."""
+        o = self.options
+        started = time.monotonic()
+        timers = [(o.max_session_s * 1000, "expire")]
+        timers += [
+            (ms, kind) for ms, kind in ((o.drop_at_ms, "drop"), (o.close_at_ms, "close")) if ms is not None
+        ]
+        at_ms, kind = min(timers)  # the first one ends the session
+        await asyncio.sleep(max(0.0, started + at_ms / 1000 - time.monotonic()))
+        if self._closing:
+            return
+        self._closing = True
+        if kind == "drop":
+            self.ws.transport.abort()
+        elif kind == "close":
+            self.out.put_nowait({"__close__": 1011, "reason": "injected fault"})
+        else:
+            self._fail(errors.session_expired(o.max_session_s), None)
 
     async def _inject_faults(self) -> bool:
         """Apply the connection's fault plan after each event; True when the socket is gone."""
@@ -204,7 +233,7 @@ def process_request(connection: ServerConnection, request: Request) -> Response 
         body = b"ok\n"
         return Response(200, "OK", Headers([("Content-Length", str(len(body)))]), body)
     if url.path.rstrip("/") not in PATHS:
-        return _bad_request(http.HTTPStatus.NOT_FOUND, f"Invalid URL (GET {url.path})")
+        return _bad_request(http.HTTPStatus.NOT_FOUND, f"Invalid URL ({request.method} {url.path})")
     auth = request.headers.get("Authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
