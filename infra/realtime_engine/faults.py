@@ -1,9 +1,14 @@
 """Per-connection timing profile, session cap and fault injection.
 
-A connection's options come from the URL's query string (``/v1/realtime?model=gpt-realtime&…``),
-each overriding its environment variable ``SWITCHBOARD_ENGINE_<NAME>`` (engine-wide defaults).
+A connection's options come from three places, each overriding the one before:
 
-Options:
+1. the environment, ``SWITCHBOARD_ENGINE_<NAME>`` (engine-wide defaults);
+2. the URL's query string (``/v1/realtime?model=gpt-realtime&…``), per connection;
+3. a plan armed on the control route (``POST /control/arm?…``, see ``armory``), taken by the
+   next connections the engine accepts, whatever their URL. This is how a test gives one call
+   (or one reconnect) a fault while every connection uses the same Realtime URL.
+
+Options (the same names in all three places):
 
 - ``latency_ms`` (default 350): the earliest first audio (or function call) after a response
   starts, i.e. after ``speech_stopped``. The engine waits only what its own work did not
@@ -31,6 +36,7 @@ client sees 1006 with nothing received, like a network loss.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -70,6 +76,7 @@ FAULTS: dict[str, str] = {
     "close_at_ms": "close_at_ms",
     "delay": "delay_ms",
 }
+NAMES = (*KNOBS, "fault")
 
 
 def integer(name: str, raw: str, low: int, high: int) -> int:
@@ -105,3 +112,12 @@ def parse(query: Mapping[str, str], env: Mapping[str, str] | None = None) -> Opt
         return query.get(name) or env.get(f"SWITCHBOARD_ENGINE_{name.upper()}")
 
     return Options(**_values(pick))
+
+
+def overrides(query: Mapping[str, str]) -> dict[str, int]:
+    """Only the options ``query`` sets (no environment): what an armed plan changes."""
+    return _values(lambda name: query.get(name) or None)
+
+
+def apply(options: Options, changes: Mapping[str, int]) -> Options:
+    return dataclasses.replace(options, **changes)

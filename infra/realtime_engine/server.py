@@ -1,5 +1,9 @@
 """The websocket server: HTTP checks at the handshake, then one ``Connection`` per socket.
 
+The handshake (``process_request``) answers ``/healthz`` and the ``/control`` routes (``armory``)
+as plain HTTP, checks the path, auth and query of a Realtime request, and gives an accepted
+connection the oldest armed plan (or refuses it, 503, if the plan says so).
+
 ``Connection`` is the thin I/O layer around ``Session``: it reads frames, hands checked events
 to the session, writes the session's events in order (applying injected faults), keeps the
 session's clock (timed faults and the session cap, from ``session.created``), and runs the
@@ -15,7 +19,9 @@ import http
 import json
 import logging
 import time
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,7 +31,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from infra.realtime_engine import errors, faults
+from infra.realtime_engine import armory, errors, faults
 from infra.realtime_engine.client_events import MAX_FRAME_BYTES, client_event_id, parse_frame
 from infra.realtime_engine.responder import Responder, Speech
 from infra.realtime_engine.response_events import ActiveResponse
@@ -38,10 +44,15 @@ PATHS = ("/v1/realtime", "/realtime")
 
 @dataclass
 class Engine:
-    """What every connection shares: one speech client and one Whisper model."""
+    """What every connection shares: one speech client, one Whisper model and the armed plans."""
 
     speech: Speech
     stt: Transcriber
+    armed: armory.Armory = field(default_factory=armory.Armory)
+    # the plan each accepted connection took at its handshake, until its handler picks it up
+    taken: weakref.WeakKeyDictionary[ServerConnection, armory.Plan] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
 
 class Connection:
@@ -220,39 +231,54 @@ class Connection:
         return False
 
 
-def _bad_request(status: http.HTTPStatus, message: str) -> Response:
-    body = json.dumps({"error": {"type": "invalid_request_error", "message": message}}).encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return Response(status.value, status.phrase, headers, body)
-
-
-def process_request(connection: ServerConnection, request: Request) -> Response | None:
-    """Paths, health and auth, answered at the HTTP level like the real endpoint."""
+def process_request(engine: Engine, connection: ServerConnection, request: Request) -> Response | None:
+    """Paths, health, control and auth, answered at the HTTP level like the real endpoint."""
     url = urlsplit(request.path)
     if url.path == "/healthz":
         body = b"ok\n"
         return Response(200, "OK", Headers([("Content-Length", str(len(body)))]), body)
+    if url.path == armory.PREFIX or url.path.startswith(armory.PREFIX + "/"):
+        return armory.handle(engine.armed, request)
     if url.path.rstrip("/") not in PATHS:
-        return _bad_request(http.HTTPStatus.NOT_FOUND, f"Invalid URL ({request.method} {url.path})")
+        return armory.error_response(http.HTTPStatus.NOT_FOUND, f"Invalid URL ({request.method} {url.path})")
     auth = request.headers.get("Authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _bad_request(
+        return armory.error_response(
             http.HTTPStatus.UNAUTHORIZED,
             "You didn't provide an API key. Provide it in an Authorization header (Bearer auth).",
         )
     try:
         faults.parse(dict(parse_qsl(url.query)))
     except errors.EngineError as exc:
-        return _bad_request(http.HTTPStatus.BAD_REQUEST, exc.message)
+        return armory.error_response(http.HTTPStatus.BAD_REQUEST, exc.message)
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return None  # not a handshake: websockets answers it (426), and it takes no plan
+    plan = engine.armed.take()
+    if plan is not None and plan.refuse:
+        return armory.refusal()
+    if plan is not None:
+        engine.taken[connection] = plan
     return None
+
+
+def gatekeeper(engine: Engine) -> Callable[[ServerConnection, Request], Response | None]:
+    def check(connection: ServerConnection, request: Request) -> Response | None:
+        return process_request(engine, connection, request)
+
+    return check
 
 
 def handler(engine: Engine) -> Any:
     async def handle(ws: ServerConnection) -> None:
         assert ws.request is not None
         query = dict(parse_qsl(urlsplit(ws.request.path).query))
-        connection = Connection(ws, engine, faults.parse(query), query.get("model", "gpt-realtime"))
+        options = faults.parse(query)
+        plan = engine.taken.pop(ws, None)
+        if plan is not None:
+            options = faults.apply(options, plan.options)
+            log.info("connection takes armed plan %d: %s", plan.id, plan.options)
+        connection = Connection(ws, engine, options, query.get("model", "gpt-realtime"))
         await connection.run()
 
     return handle
@@ -263,7 +289,7 @@ async def start(engine: Engine, host: str, port: int) -> Server:
         handler(engine),
         host,
         port,
-        process_request=process_request,
+        process_request=gatekeeper(engine),
         max_size=MAX_FRAME_BYTES,
         max_queue=64,
         compression=None,
