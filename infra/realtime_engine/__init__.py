@@ -14,8 +14,16 @@ Modules: ``server`` (socket, handshake checks, effects), ``session`` (the protoc
 machine, no I/O), ``config`` (session defaults, partial updates, validation), ``client_events``
 (frame checks), ``conversation`` and ``response_events`` (items and the response sequence),
 ``audio_in`` (buffer + turn detection), ``responder`` (pacing), ``policy`` / ``args`` /
-``spoken`` / ``phrasing`` (the dialogue policy), ``faults`` (latency profile and fault
-injection via the query string or ``SWITCHBOARD_ENGINE_*``).
+``spoken`` / ``phrasing`` (the dialogue policy), ``faults`` (latency profile, session cap and
+fault injection via the query string or ``SWITCHBOARD_ENGINE_*``), ``armory`` (plans armed for
+the next connections through ``/control``) and ``control`` (its client).
+
+Public entry: ``service(settings)`` starts the engine; ``arm`` / ``disarm`` / ``armed`` drive
+its ``/control`` routes from tests, so one call (or one reconnect) gets a drop, a refusal or a
+short session cap while every connection uses the same URL::
+
+    await arm(engine_url, fault="drop_at_ms:1500")  # the next connection is cut 1.5 s in
+    await arm(engine_url, refuse=True, connections=2)  # the two after it get HTTP 503
 
 What the dialogue policy is not: it is a deterministic keyword-and-schema machine, not a
 language model. It follows no instructions except ``Say exactly: "…"``; it does not read
@@ -37,6 +45,7 @@ out-of-band responses are not implemented (the last is answered from the main co
 
 from __future__ import annotations
 
+from infra.realtime_engine.control import ControlError, arm, armed, disarm
 from infra.realtime_engine.service import service
 
-__all__ = ["service"]
+__all__ = ["ControlError", "arm", "armed", "disarm", "service"]

@@ -64,7 +64,7 @@ _SESSION_ADAPTER: TypeAdapter[RealtimeSessionCreateRequest] = TypeAdapter(Realti
 _RESPONSE_ADAPTER: TypeAdapter[RealtimeResponseCreateParams] = TypeAdapter(RealtimeResponseCreateParams)
 
 
-def default_session(model: str) -> dict[str, Any]:
+def default_session(model: str, max_session_s: int = 3600) -> dict[str, Any]:
     return {
         "type": "realtime",
         "object": "realtime.session",
@@ -78,7 +78,7 @@ def default_session(model: str) -> dict[str, Any]:
         "tracing": None,
         "truncation": "auto",
         "prompt": None,
-        "expires_at": int(time.time()) + 3600,
+        "expires_at": int(time.time()) + max_session_s,
         "include": None,
         "audio": {
             "input": {

@@ -1,8 +1,9 @@
 """The engine's client-visible errors, with the real service's codes and message texts.
 
 An ``EngineError`` raised anywhere while handling a client event becomes one ``error`` frame;
-the session lives on. ``fatal`` errors also close the socket with code 4000 and the reason
-``<type>.<code>``, as the real service does for the retired beta shape.
+the session lives on. ``fatal`` errors also close the socket, by default with code 4000 and the
+reason ``<type>.<code>`` as the real service does for the retired beta shape; the session cap
+(``session_expired``) closes with 1001 and its message as the reason, as the real service does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class EngineError(Exception):
     param: str | None = None
     type: str = "invalid_request_error"
     fatal: bool = False
+    close_code: int = 4000
+    close_message: str | None = None
 
     def payload(self, client_event_id: str | None) -> dict[str, Any]:
         return {
@@ -30,7 +33,7 @@ class EngineError(Exception):
 
     @property
     def close_reason(self) -> str:
-        return f"{self.type}.{self.code}"
+        return self.close_message or f"{self.type}.{self.code}"
 
 
 def beta_shape_disabled() -> EngineError:
@@ -103,3 +106,20 @@ def not_truncatable() -> EngineError:
 
 def server_error(message: str = "The server had an error while processing your request.") -> EngineError:
     return EngineError(message, code="server_error", type="server_error")
+
+
+def session_expired(max_session_s: int) -> EngineError:
+    """OpenAI's end of a session at its cap: this error, then close 1001 with the same sentence.
+
+    The live service says "of 60 minutes"; a cap in whole minutes is worded the same way here,
+    any other cap in seconds ("of 90 seconds").
+    """
+    message = f"Your session hit the maximum duration of {_duration(max_session_s)}."
+    return EngineError(message, code="session_expired", fatal=True, close_code=1001, close_message=message)
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+    return f"{seconds} second" if seconds == 1 else f"{seconds} seconds"

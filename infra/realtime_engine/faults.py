@@ -1,27 +1,49 @@
-"""Per-connection timing profile and fault injection, from the URL's query string or the environment.
+"""Per-connection timing profile, session cap and fault injection.
 
-Query parameters (on ``/v1/realtime?model=gpt-realtime&…``), each overriding its environment
-variable ``SWITCHBOARD_ENGINE_<NAME>``:
+A connection's options come from three places, each overriding the one before:
+
+1. the environment, ``SWITCHBOARD_ENGINE_<NAME>`` (engine-wide defaults);
+2. the URL's query string (``/v1/realtime?model=gpt-realtime&…``), per connection;
+3. a plan armed on the control route (``POST /control/arm?…``, see ``armory``), taken by the
+   next connections the engine accepts, whatever their URL. This is how a test gives one call
+   (or one reconnect) a fault while every connection uses the same Realtime URL.
+
+Options (the same names in all three places):
 
 - ``latency_ms`` (default 350): the earliest first audio (or function call) after a response
   starts, i.e. after ``speech_stopped``. The engine waits only what its own work did not
   already take; ``0`` adds nothing. The real service answers in roughly 300–450 ms.
 - ``lead_ms`` (default 250): how far ahead of real time output audio is sent.
 - ``chunk_ms`` (default 50): audio per ``response.output_audio.delta`` (10–200).
+- ``max_session_s`` (default 3600, OpenAI's 60 minutes; 1–86400): the session cap. When a
+  session has lived this long after ``session.created`` the engine sends OpenAI's ``error``
+  event (``invalid_request_error`` / ``session_expired``, "Your session hit the maximum duration
+  of 60 minutes.") and closes with 1001 (going away) and that sentence as the reason, as the
+  real service does. ``session.created`` carries the matching ``expires_at``.
 - ``fault``: comma-separated faults, e.g. ``fault=drop_after:40,delay:200``:
-  ``drop_after:N`` aborts the TCP connection (no close frame) after N server events;
-  ``error_after:N`` sends one ``server_error`` event after N server events (the session lives on);
-  ``delay:MS`` adds MS before every response's first output;
-  ``close_after:N`` closes cleanly with code 1011 after N server events.
+
+  - ``drop_after:N`` aborts the TCP connection (no close frame) after N server events;
+  - ``drop_at_ms:MS`` aborts it MS milliseconds after ``session.created`` was sent (to drop
+    while the agent speaks or a tool call is out, whatever the event count);
+  - ``error_after:N`` sends one ``server_error`` event after N server events (the session lives on);
+  - ``close_after:N`` closes cleanly with code 1011 after N server events;
+  - ``close_at_ms:MS`` closes with 1011 MS milliseconds after ``session.created`` was sent;
+  - ``delay:MS`` adds MS before every response's first output.
+
+An abort is ``transport.abort()``: the socket is closed with no websocket close frame, so the
+client sees 1006 with nothing received, like a network loss.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from infra.realtime_engine import errors
+
+DEFAULT_MAX_SESSION_S = 3600  # OpenAI's cap on a Realtime session: 60 minutes
 
 
 @dataclass(frozen=True)
@@ -29,13 +51,35 @@ class Options:
     latency_ms: int = 350
     lead_ms: int = 250
     chunk_ms: int = 50
+    max_session_s: int = DEFAULT_MAX_SESSION_S
     drop_after: int | None = None
+    drop_at_ms: int | None = None
     error_after: int | None = None
     close_after: int | None = None
+    close_at_ms: int | None = None
     delay_ms: int = 0
 
 
-def _int(name: str, raw: str, low: int, high: int) -> int:
+# name → (low, high) for the plain numeric options
+KNOBS: dict[str, tuple[int, int]] = {
+    "latency_ms": (0, 10000),
+    "lead_ms": (0, 5000),
+    "chunk_ms": (10, 200),
+    "max_session_s": (1, 86400),
+}
+# fault kind → the ``Options`` field it sets
+FAULTS: dict[str, str] = {
+    "drop_after": "drop_after",
+    "drop_at_ms": "drop_at_ms",
+    "error_after": "error_after",
+    "close_after": "close_after",
+    "close_at_ms": "close_at_ms",
+    "delay": "delay_ms",
+}
+NAMES = (*KNOBS, "fault")
+
+
+def integer(name: str, raw: str, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
@@ -45,6 +89,21 @@ def _int(name: str, raw: str, low: int, high: int) -> int:
     return value
 
 
+def _values(pick: Callable[[str], str | None]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for name, (low, high) in KNOBS.items():
+        raw = pick(name)
+        if raw is not None:
+            values[name] = integer(name, raw, low, high)
+    for fault in filter(None, (pick("fault") or "").split(",")):
+        kind, _, arg = fault.partition(":")
+        key = FAULTS.get(kind.strip())
+        if key is None:
+            raise errors.invalid_value("fault", f"unknown fault {kind!r}.")
+        values[key] = integer(f"fault.{kind}", arg.strip(), 0, 1_000_000)
+    return values
+
+
 def parse(query: Mapping[str, str], env: Mapping[str, str] | None = None) -> Options:
     """Options from query parameters, falling back to ``SWITCHBOARD_ENGINE_*`` variables."""
     env = os.environ if env is None else env
@@ -52,20 +111,13 @@ def parse(query: Mapping[str, str], env: Mapping[str, str] | None = None) -> Opt
     def pick(name: str) -> str | None:
         return query.get(name) or env.get(f"SWITCHBOARD_ENGINE_{name.upper()}")
 
-    values: dict[str, int | None] = {}
-    for name, low, high in (("latency_ms", 0, 10000), ("lead_ms", 0, 5000), ("chunk_ms", 10, 200)):
-        raw = pick(name)
-        if raw is not None:
-            values[name] = _int(name, raw, low, high)
-    for fault in filter(None, (pick("fault") or "").split(",")):
-        kind, _, arg = fault.partition(":")
-        key = {
-            "drop_after": "drop_after",
-            "error_after": "error_after",
-            "close_after": "close_after",
-            "delay": "delay_ms",
-        }.get(kind.strip())
-        if key is None:
-            raise errors.invalid_value("fault", f"unknown fault {kind!r}.")
-        values[key] = _int(f"fault.{kind}", arg.strip(), 0, 1_000_000)
-    return Options(**values)  # type: ignore[arg-type]
+    return Options(**_values(pick))
+
+
+def overrides(query: Mapping[str, str]) -> dict[str, int]:
+    """Only the options ``query`` sets (no environment): what an armed plan changes."""
+    return _values(lambda name: query.get(name) or None)
+
+
+def apply(options: Options, changes: Mapping[str, int]) -> Options:
+    return dataclasses.replace(options, **changes)

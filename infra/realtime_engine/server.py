@@ -1,7 +1,12 @@
 """The websocket server: HTTP checks at the handshake, then one ``Connection`` per socket.
 
+The handshake (``process_request``) answers ``/healthz`` and the ``/control`` routes (``armory``)
+as plain HTTP, checks the path, auth and query of a Realtime request, and gives an accepted
+connection the oldest armed plan (or refuses it, 503, if the plan says so).
+
 ``Connection`` is the thin I/O layer around ``Session``: it reads frames, hands checked events
-to the session, writes the session's events in order (applying injected faults), and runs the
+to the session, writes the session's events in order (applying injected faults), keeps the
+session's clock (timed faults and the session cap, from ``session.created``), and runs the
 effects that take time — transcription on the STT thread, speculative transcription while the
 caller pauses, and one ``Responder`` task per response.
 """
@@ -14,16 +19,19 @@ import http
 import json
 import logging
 import time
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from infra.realtime_engine import errors, faults
+from infra.realtime_engine import armory, errors, faults
 from infra.realtime_engine.client_events import MAX_FRAME_BYTES, client_event_id, parse_frame
 from infra.realtime_engine.responder import Responder, Speech
 from infra.realtime_engine.response_events import ActiveResponse
@@ -36,10 +44,15 @@ PATHS = ("/v1/realtime", "/realtime")
 
 @dataclass
 class Engine:
-    """What every connection shares: one speech client and one Whisper model."""
+    """What every connection shares: one speech client, one Whisper model and the armed plans."""
 
     speech: Speech
     stt: Transcriber
+    armed: armory.Armory = field(default_factory=armory.Armory)
+    # the plan each accepted connection took at its handshake, until its handler picks it up
+    taken: weakref.WeakKeyDictionary[ServerConnection, armory.Plan] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
 
 class Connection:
@@ -48,11 +61,12 @@ class Connection:
         self.engine = engine
         self.options = options
         self.out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self.session = Session(self, model)
+        self.session = Session(self, model, options.max_session_s)
         self.responder = Responder(self.session, engine.speech, options, self._inputs_ready)
         self.transcripts: dict[str, asyncio.Task[None]] = {}
         self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
         self._response_task: asyncio.Task[None] | None = None
+        self._clock_task: asyncio.Task[None] | None = None
         self._sent = 0
         self._closing = False
 
@@ -126,7 +140,7 @@ class Connection:
                 self.session.start()
                 await self._read()
         finally:
-            for task in [self._response_task, *self.transcripts.values()]:
+            for task in [self._response_task, self._clock_task, *self.transcripts.values()]:
                 if task is not None:
                     task.cancel()
             if self._speculative is not None:
@@ -136,6 +150,11 @@ class Connection:
                 await asyncio.wait_for(writer, timeout=5)
 
     async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):  # a dropped socket ends the session quietly
+            await self._read_frames()
+        self._done_transcripts()
+
+    async def _read_frames(self) -> None:
         async for frame in self.ws:
             if self._closing:
                 break
@@ -154,7 +173,6 @@ class Connection:
             except Exception:  # a bug must cost one event, not the caller's session
                 log.exception("event handling failed")
                 self._fail(errors.server_error(), client_event_id(raw))
-        self._done_transcripts()
 
     def _done_transcripts(self) -> None:
         self.transcripts = {k: t for k, t in self.transcripts.items() if not t.done()}
@@ -163,7 +181,7 @@ class Connection:
         self.session.emit("error", error=exc.payload(client_event))
         if exc.fatal:
             self._closing = True
-            self.out.put_nowait({"__close__": 4000, "reason": exc.close_reason})
+            self.out.put_nowait({"__close__": exc.close_code, "reason": exc.close_reason})
 
     async def _write(self) -> None:
         while (event := await self.out.get()) is not None:
@@ -174,8 +192,30 @@ class Connection:
                 continue
             await self.ws.send(json.dumps(event))
             self._sent += 1
+            if event["type"] == "session.created":
+                self._clock_task = asyncio.create_task(self._clock())
             if await self._inject_faults():
                 return
+
+    async def _clock(self) -> None:
+        """Timed faults and the session cap, counted from the moment ``session.created`` went out."""
+        o = self.options
+        started = time.monotonic()
+        timers = [(o.max_session_s * 1000, "expire")]
+        timers += [
+            (ms, kind) for ms, kind in ((o.drop_at_ms, "drop"), (o.close_at_ms, "close")) if ms is not None
+        ]
+        at_ms, kind = min(timers)  # the first one ends the session
+        await asyncio.sleep(max(0.0, started + at_ms / 1000 - time.monotonic()))
+        if self._closing:
+            return
+        self._closing = True
+        if kind == "drop":
+            self.ws.transport.abort()
+        elif kind == "close":
+            self.out.put_nowait({"__close__": 1011, "reason": "injected fault"})
+        else:
+            self._fail(errors.session_expired(o.max_session_s), None)
 
     async def _inject_faults(self) -> bool:
         """Apply the connection's fault plan after each event; True when the socket is gone."""
@@ -191,39 +231,54 @@ class Connection:
         return False
 
 
-def _bad_request(status: http.HTTPStatus, message: str) -> Response:
-    body = json.dumps({"error": {"type": "invalid_request_error", "message": message}}).encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return Response(status.value, status.phrase, headers, body)
-
-
-def process_request(connection: ServerConnection, request: Request) -> Response | None:
-    """Paths, health and auth, answered at the HTTP level like the real endpoint."""
+def process_request(engine: Engine, connection: ServerConnection, request: Request) -> Response | None:
+    """Paths, health, control and auth, answered at the HTTP level like the real endpoint."""
     url = urlsplit(request.path)
     if url.path == "/healthz":
         body = b"ok\n"
         return Response(200, "OK", Headers([("Content-Length", str(len(body)))]), body)
+    if url.path == armory.PREFIX or url.path.startswith(armory.PREFIX + "/"):
+        return armory.handle(engine.armed, request)
     if url.path.rstrip("/") not in PATHS:
-        return _bad_request(http.HTTPStatus.NOT_FOUND, f"Invalid URL (GET {url.path})")
+        return armory.error_response(http.HTTPStatus.NOT_FOUND, f"Invalid URL ({request.method} {url.path})")
     auth = request.headers.get("Authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _bad_request(
+        return armory.error_response(
             http.HTTPStatus.UNAUTHORIZED,
             "You didn't provide an API key. Provide it in an Authorization header (Bearer auth).",
         )
     try:
         faults.parse(dict(parse_qsl(url.query)))
     except errors.EngineError as exc:
-        return _bad_request(http.HTTPStatus.BAD_REQUEST, exc.message)
+        return armory.error_response(http.HTTPStatus.BAD_REQUEST, exc.message)
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return None  # not a handshake: websockets answers it (426), and it takes no plan
+    plan = engine.armed.take()
+    if plan is not None and plan.refuse:
+        return armory.refusal()
+    if plan is not None:
+        engine.taken[connection] = plan
     return None
+
+
+def gatekeeper(engine: Engine) -> Callable[[ServerConnection, Request], Response | None]:
+    def check(connection: ServerConnection, request: Request) -> Response | None:
+        return process_request(engine, connection, request)
+
+    return check
 
 
 def handler(engine: Engine) -> Any:
     async def handle(ws: ServerConnection) -> None:
         assert ws.request is not None
         query = dict(parse_qsl(urlsplit(ws.request.path).query))
-        connection = Connection(ws, engine, faults.parse(query), query.get("model", "gpt-realtime"))
+        options = faults.parse(query)
+        plan = engine.taken.pop(ws, None)
+        if plan is not None:
+            options = faults.apply(options, plan.options)
+            log.info("connection takes armed plan %d: %s", plan.id, plan.options)
+        connection = Connection(ws, engine, options, query.get("model", "gpt-realtime"))
         await connection.run()
 
     return handle
@@ -234,7 +289,7 @@ async def start(engine: Engine, host: str, port: int) -> Server:
         handler(engine),
         host,
         port,
-        process_request=process_request,
+        process_request=gatekeeper(engine),
         max_size=MAX_FRAME_BYTES,
         max_queue=64,
         compression=None,

@@ -38,9 +38,9 @@ class Host(Protocol):
 
 
 class Session:
-    def __init__(self, host: Host, model: str = "gpt-realtime") -> None:
+    def __init__(self, host: Host, model: str = "gpt-realtime", max_session_s: int = 3600) -> None:
         self.host = host
-        self.config = cfg.default_session(model)
+        self.config = cfg.default_session(model, max_session_s)
         self.conversation = Conversation()
         self.writer = ResponseWriter(self.emit, self.conversation)
         self.input = InputAudio(self._input_cfg()["format"], self._input_cfg()["turn_detection"])
