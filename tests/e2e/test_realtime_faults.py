@@ -1,0 +1,82 @@
+"""The Realtime session fails during a real call, through the whole local stack (phone network →
+gateway → workflows → voice worker ⇄ the local engine with faults armed for its next sessions).
+
+- A booking call whose session is lost abruptly mid-call (no close frame) completes: the booking is
+  made once, and the history shows the drop and the reconnect.
+- A call whose every new session is refused goes to a person with the note, after an apology.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from infra.phone.client import SimClient
+from infra.realtime_engine import arm, disarm
+from infra.stack import Stack
+from switchboard.config import Settings
+from switchboard.history import fetch_decoded
+from switchboard.models import CallOutcome, Outcome
+from tests.e2e.test_booking_call import CLINIC, booking_script, next_weekday_name, place_call
+
+pytestmark = pytest.mark.e2e
+
+
+async def realtime_events(client: Client, call_id: str) -> list[dict[str, Any]]:
+    history = await fetch_decoded(client, call_id)
+    found = []
+    for e in history.events:
+        if e.HasField("workflow_execution_signaled_event_attributes"):
+            a = e.workflow_execution_signaled_event_attributes
+            if a.signal_name == "realtime_session":
+                found.append(json.loads(a.input.payloads[0].data))
+    return found
+
+
+async def test_a_booking_call_survives_an_abrupt_realtime_drop(
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+) -> None:
+    settings, _ = e2e
+    await disarm(settings.realtime_url)
+    await arm(settings.realtime_url, fault="drop_at_ms:16000")  # this call's first session only
+    day_name, _ = next_weekday_name()
+    try:
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+    finally:
+        await disarm(settings.realtime_url)
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    events = await realtime_events(e2e_client, f"call-{sid}")
+    kinds = [e["kind"] for e in events]
+    assert kinds[:2] == ["dropped", "reconnected"], (kinds, said)
+    assert outcome.outcome == Outcome.COMPLETED, said
+    booked = [r for r in outcome.tool_results if r.name == "book_appointment" and r.ok]
+    assert len(booked) == 1, said  # made once, across the two sessions
+    assert outcome.consent is not None and outcome.consent.recording
+    consent_asked = [t for t in outcome.transcript if t.speaker == "agent" and "record" in t.text.lower()]
+    assert len(consent_asked) <= 2, said  # the disclosure at most once more, if the drop cut it
+    assert outcome.latency.realtime_gap_ms or "reconnected" in kinds
+
+
+@pytest.mark.slow
+async def test_every_reconnect_refused_hands_the_caller_to_a_person(
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+) -> None:
+    settings, _ = e2e
+    await disarm(settings.realtime_url)
+    await arm(settings.realtime_url, fault="drop_at_ms:12000")
+    await arm(settings.realtime_url, refuse=True, connections=settings.realtime_reconnect_attempts)
+    day_name, _ = next_weekday_name()
+    outcome: CallOutcome
+    try:
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+    finally:
+        await disarm(settings.realtime_url)
+    kinds = [e["kind"] for e in await realtime_events(e2e_client, f"call-{sid}")]
+    assert kinds == ["dropped", "gave_up"], kinds
+    assert outcome.outcome in (Outcome.ESCALATED, Outcome.TRANSFER_UNANSWERED)
+    assert outcome.summary is not None and "voice connection" in str(outcome.summary.fields.get("escalation"))
+    said = [e for e in (await sim.call(sid))["events"] if e["kind"] == "say"]
+    assert any("trouble with this line" in str(e) for e in said), said  # the apology, by the network
