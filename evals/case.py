@@ -60,6 +60,7 @@ MODES = (
     "hangup_mid_call",
     "voicemail",
     "recorded_call",
+    "realtime_fault",
 )
 
 
@@ -89,6 +90,10 @@ class Expectations(_Strict):
     summary: dict[str, Any] = Field(default_factory=dict, description="Subset of the summary fields.")
     summary_present: bool | None = None
     agent_said: list[str] = Field(default_factory=list, description="Phrases some agent turn contains.")
+    realtime: list[str] = Field(
+        default_factory=list,
+        description="Realtime session changes that must happen, in this order (dropped, reconnected, …).",
+    )
     barge_in: bool | None = Field(default=None, description="The phone heard the agent stop for the caller.")
     max_duration_s: float | None = None
     latency_ms: dict[str, float] = Field(default_factory=dict, description="Per-slice ceilings (max).")
@@ -116,6 +121,15 @@ class Outbound(_Strict):
     reason: str = "Quote for rooftop solar"
 
 
+class RealtimeFault(_Strict):
+    """A fault the local engine applies to the call's next sessions (``infra.realtime_engine.arm``)."""
+
+    fault: str | None = Field(default=None, description="e.g. drop_at_ms:15000, close_after:40")
+    refuse: bool = False
+    max_session_s: int | None = None
+    connections: int = Field(default=1, ge=1)
+
+
 class Case(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     description: str = ""
@@ -130,6 +144,10 @@ class Case(_Strict):
         default_factory=dict, description="WAVs rendered with espeak-ng: path → {voice, text, speed}."
     )
     timeout_s: float = 240.0
+    realtime_faults: list[RealtimeFault] = Field(
+        default_factory=list,
+        description="Armed on the local engine just before the call; such cases run one at a time.",
+    )
     caller: dict[str, Any]
     expect: Expectations
     path: Path | None = Field(default=None, exclude=True)

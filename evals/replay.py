@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -78,10 +78,11 @@ class Replayer:
         try:
             ensure_rendered(case)
             script = case.script(self.today)
-            if case.outbound is None:
-                call_id, sid, outcome = await self._inbound(case, script)
-            else:
-                call_id, sid, outcome = await self._outbound(case, script)
+            async with self._faults(case):
+                if case.outbound is None:
+                    call_id, sid, outcome = await self._inbound(case, script)
+                else:
+                    call_id, sid, outcome = await self._outbound(case, script)
             result.call_id = call_id
             result.outcome = outcome
             result.phone = _phone_summary(await self.sim.call(sid)) if sid else {}
@@ -91,6 +92,25 @@ class Replayer:
             result.error = f"{type(exc).__name__}: {exc}"
         result.wall_s = time.perf_counter() - started
         return result
+
+    @contextlib.asynccontextmanager
+    async def _faults(self, case: Case) -> AsyncIterator[None]:
+        """The case's Realtime faults, armed on the local engine for the call's next sessions."""
+        if not case.realtime_faults:
+            yield
+            return
+        from infra.realtime_engine import arm, disarm
+
+        url = self.settings.realtime_url
+        await disarm(url)
+        for f in case.realtime_faults:
+            await arm(
+                url, fault=f.fault, refuse=f.refuse, max_session_s=f.max_session_s, connections=f.connections
+            )
+        try:
+            yield
+        finally:
+            await disarm(url)
 
     async def _inbound(self, case: Case, script: dict[str, Any]) -> tuple[str, str, CallOutcome]:
         sid = await self.sim.inbound_call(

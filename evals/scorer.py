@@ -79,6 +79,12 @@ def _flag(name: str, expected: bool, got: bool | None) -> Check:
     return Check(name=name, passed=got is expected, expected=str(expected), actual=str(got))
 
 
+def _in_order(wanted: list[str], got: list[str]) -> bool:
+    """``wanted`` appears in ``got`` in order (other events may come between)."""
+    rest = iter(got)
+    return all(any(g == w for g in rest) for w in wanted)
+
+
 def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | None = None) -> list[Check]:
     """One check per expectation, in a stable order."""
     checks: list[Check] = []
@@ -115,6 +121,15 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
                 passed=not used,
                 expected="not called",
                 actual=_show([r.arguments for r in used]) if used else "not called",
+            )
+        )
+    if expect.realtime:
+        add(
+            Check(
+                name="realtime sessions",
+                passed=_in_order(expect.realtime, outcome.realtime_events),
+                expected=" → ".join(expect.realtime),
+                actual=" → ".join(outcome.realtime_events) or "(no session change)",
             )
         )
     fields = outcome.summary.fields if outcome.summary else {}

@@ -168,6 +168,12 @@ class _Reader:
         if a.signal_name == "add_turns":
             for turn in (arg or {}).get("turns", []):
                 self.entries.append(Entry(at, "turn", f"{turn['speaker']}: {turn['text']}", {}))
+        elif a.signal_name == "realtime_session" and isinstance(arg, dict):
+            kind = str(arg.get("kind", ""))
+            gap = f", {arg['gap_ms']:.0f} ms" if isinstance(arg.get("gap_ms"), int | float) else ""
+            self.entries.append(
+                Entry(at, "realtime", f"agent's Realtime session {kind.replace('_', ' ')}{gap}", arg)
+            )
         else:
             self.entries.append(Entry(at, "signal", a.signal_name, arg if isinstance(arg, dict) else {}))
 

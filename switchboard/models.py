@@ -238,3 +238,5 @@ class CallOutcome(_Model):
     recording_key: str | None = None
     latency: LatencySlices = Field(default_factory=LatencySlices)
     duration_s: float = 0.0
+    # The agent's Realtime session changes, in order: dropped / reconnected / rolled_over / gave_up.
+    realtime_events: list[str] = Field(default_factory=list)

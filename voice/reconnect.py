@@ -13,7 +13,8 @@ Reconnect, when the session fails (socket lost, closed 1001/1011, ``session_expi
 4. the workflow hears of each step (``realtime_dropped``, ``realtime_reconnected``), and when every
    attempt fails, ``realtime_gave_up``: it hands the caller to a person with an apology.
 
-Rollover: at ``realtime_session_cap_s - realtime_rollover_before_s`` into a session, a new one is
+Rollover: ``realtime_rollover_before_s`` before the session's cap (the earlier of
+``realtime_session_cap_s`` and the ``expires_at`` its ``session.created`` announced), a new one is
 opened and given the conversation while the old one still serves the call, and swapped in at a
 quiet moment (nobody speaking, nothing playing, no tool call open), so the caller hears no gap.
 """
@@ -54,6 +55,8 @@ class Sessions:
         self.started = time.monotonic()
         self.busy = False  # a reconnect or rollover is under way
         self.replayed = 0  # log items the newest session was given
+        self.rolling = False  # a rollover has its new session open and waits for a quiet moment
+        self.pending_loss: RealtimeError | None = None  # the old session failed meanwhile
         self.reconnects = 0
         self.rollovers = 0
 
@@ -68,6 +71,9 @@ class Sessions:
             return
         if c.bridge.ending:  # the goodbye was playing: the call ends as it meant to
             c._finish(c.end_intent, error=f"realtime lost during the goodbye: {_reason(exc)}")
+            return
+        if self.rolling and reconnectable(exc):  # the rollover gives way, then this reconnects
+            self.pending_loss = exc
             return
         if not reconnectable(exc) or self.busy:
             c._finish("stream_error", error=f"{type(exc).__name__}: {exc}"[:200])
@@ -105,7 +111,7 @@ class Sessions:
             self._give_up(reason, attempts)
             return
         start = None if speaking_since is None else max(0, speaking_since - UTTERANCE_LEAD_MS)
-        answered = await self._swap(rt, start)
+        answered = await self._swap(rt, start, answer=True)
         if answered and not cut and not line:
             c.meter.gap_started(t0)
         elif line:
@@ -135,9 +141,12 @@ class Sessions:
             raise
         return rt
 
-    async def _swap(self, rt: RealtimeClient, resend_from: int | None) -> bool:
+    async def _swap(self, rt: RealtimeClient, resend_from: int | None, *, answer: bool) -> bool:
         """Send the caller's audio the new session must hear, then make it the call's session.
-        True when it also asked for a response (to a tool output that missed the replay)."""
+
+        What the conversation gained since the replay was built (turns while a rollover waited for
+        quiet, a tool's output that came in during a reconnect) follows; with ``answer``, a tool
+        output among it is answered at once. True when a response was asked for."""
         c = self.c
         assert c.relay is not None
         start, frames = c.relay.resend_from(resend_from)
@@ -148,12 +157,11 @@ class Sessions:
         c.relay.swap(rt)  # and whatever arrived while the frames were sent
         c._spawn(c.relay.read_realtime())
         self.started = time.monotonic()
-        # A tool's output that came in after the replay was built (it was not sent to any session).
-        late = [i for i in c.log.items[self.replayed :] if i["type"] == "function_call_output"]
+        late, self.replayed = c.log.items[self.replayed :], len(c.log.items)
         if not late:
             return False
         events: list[Any] = [SendRealtime({"type": "conversation.item.create", "item": i}) for i in late]
-        respond = not c.log.in_flight
+        respond = answer and not c.log.in_flight and any(i["type"] == "function_call_output" for i in late)
         if respond:
             events.append(SendRealtime({"type": "response.create"}))
         await c._perform(events, time.perf_counter_ns())
@@ -171,14 +179,24 @@ class Sessions:
 
     # -- rollover ------------------------------------------------------------------------------
 
+    def rollover_due(self) -> float:
+        """When (monotonic s) to replace the session: before the earlier of the configured cap and
+        the session's own ``expires_at``, by ``realtime_rollover_before_s`` (at most a quarter of
+        the session's length, so a short cap still leaves most of the session in use)."""
+        s, c = self.c.settings, self.c
+        length = s.realtime_session_cap_s
+        expires = c.relay.expires_at if c.relay is not None else None
+        if expires is not None:
+            length = min(length, expires - time.time() + (time.monotonic() - self.started))
+        lead = min(s.realtime_rollover_before_s, 0.25 * length)
+        return self.started + max(0.0, length - lead)
+
     async def watch_cap(self) -> None:
         """Replace the session before it reaches its cap, at a quiet moment."""
-        s = self.c.settings
         while True:
-            due = self.started + max(0.0, s.realtime_session_cap_s - s.realtime_rollover_before_s)
-            wait = due - time.monotonic()
+            wait = self.rollover_due() - time.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await asyncio.sleep(min(wait, 1.0))  # session.created may still change the due time
                 continue
             if self.busy or self.c.transferring or self.c.bridge.ending:
                 await asyncio.sleep(0.5)
@@ -196,21 +214,22 @@ class Sessions:
             self.busy = False
             await asyncio.sleep(1.0)
             return
+        self.rolling = True
         while not c.bridge.quiet and not c.end.done():  # the next quiet moment
             await asyncio.sleep(0.05)
-            if (
-                c.relay is None
-                or c.relay.over
-                or time.monotonic() - self.started > c.settings.realtime_session_cap_s
-            ):
+            if c.relay is None or c.relay.over:
                 break
+        self.rolling = False
         if c.end.done() or c.relay is None or c.relay.over or not c.bridge.quiet:
-            await rt.close(timeout_s=0.5)  # dropped meanwhile (the reconnect path has it) or the call ended
+            await rt.close(timeout_s=0.5)  # the call ended, or the old session went first
             self.busy = False
+            lost, self.pending_loss = self.pending_loss, None
+            if lost is not None:
+                self.lost(lost)  # the ordinary reconnect, now
             return
         old = c.rt
         c.relay.session_down()
-        await self._swap(rt, c.bridge.clock_ms - ROLLOVER_LEAD_MS)
+        await self._swap(rt, c.bridge.clock_ms - ROLLOVER_LEAD_MS, answer=False)
         if old is not None:
             c._spawn(old.close(timeout_s=0.5))
         self.rollovers += 1

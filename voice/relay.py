@@ -101,6 +101,7 @@ class Relay:
         self.malformed = malformed
         self._flushing = 0  # sends of ours awaiting a drain: nothing may be written before them
         self._rt_over = False  # the Realtime session failed: its frames are no longer read, nor written
+        self.expires_at: float | None = None  # the session's end (epoch s), from its session.created
         self._delta: tuple[str, bytes] = ("", b"")  # the latest agent chunk, base64 and decoded
 
     # -- Twilio ----------------------------------------------------------------------------------
@@ -187,6 +188,7 @@ class Relay:
         self.held.clear()
         self.rt = rt
         self._rt_over = False
+        self.expires_at = None  # the new session's own session.created tells
         if held:
             write_texts(rt.connection, *held)
 
@@ -295,6 +297,10 @@ class Relay:
             meter.tool_call_received(got.call_id, t)
         elif kind == "error":
             self.realtime_errors += 1
+        elif kind == "session.created":  # when the service will end this session (its cap)
+            session = got.session
+            expires = getattr(session, "expires_at", None) or (session.model_extra or {}).get("expires_at")
+            self.expires_at = float(expires) if isinstance(expires, int | float) and expires > 0 else None
         return self.bridge.on_realtime(got), False
 
     def _fatal(self, exc: RealtimeError) -> None:

@@ -278,6 +278,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             recording_key=recording_key,
             latency=result.latency if result else LatencySlices(),
             duration_s=(workflow.now() - started).total_seconds(),
+            realtime_events=[e.kind for e in self.realtime_sessions],
         )
 
     def _unanswered(self, started: datetime) -> CallOutcome:

@@ -1,7 +1,8 @@
 """The dialogue policy: the engine's deterministic, generic stand-in for the model.
 
 Pure: ``decide(state, items, tools, instructions, today)`` → ``Plan`` (what to say, which
-functions to call). Its state (the pending tool, the arguments collected so far, whether a
+functions to call); ``replayed_state`` rebuilds the state from a conversation handed over by the
+client, as a model would read it. Its state (the pending tool, the arguments collected so far, whether a
 read-back awaits a yes) lives in ``PolicyState`` in the session. The rules, in order:
 
 1. ``Say exactly: "<line>"`` in the response's instructions → say the line, nothing else.
@@ -196,6 +197,23 @@ def decide(
         )
     called = {str(i.get("name")) for i in items if i.get("type") == "function_call"}
     return _on_words(state, text, tools, today, called)
+
+
+def replayed_state(
+    items: list[dict[str, Any]], tool_specs: list[dict[str, Any]], today: date | None = None
+) -> PolicyState:
+    """The policy's state after a conversation the client handed over (a reconnect's replay): the
+    rules run again over each answer in it, as a model conditions on the whole conversation, so a
+    booking half collected on the old session goes on where it was on the new one."""
+    state = PolicyState()
+    for j, item in enumerate(items):
+        answered = item.get("type") == "function_call" or (
+            item.get("type") == "message" and item.get("role") == "assistant"
+        )
+        previous = items[j - 1] if j else {}
+        if answered and (previous.get("role") == "user" or previous.get("type") == "function_call_output"):
+            state.after_response(decide(state, items[:j], tool_specs, "", today))
+    return state
 
 
 def _new_inputs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

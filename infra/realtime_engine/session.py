@@ -18,7 +18,7 @@ from infra.realtime_engine import errors
 from infra.realtime_engine.audio_in import InputAudio, SpeechPaused, SpeechStarted, SpeechStopped
 from infra.realtime_engine.conversation import Conversation, from_client, text_of, user_audio_item
 from infra.realtime_engine.ids import new_id
-from infra.realtime_engine.policy import Plan, PolicyState, decide
+from infra.realtime_engine.policy import Plan, PolicyState, decide, replayed_state
 from infra.realtime_engine.response_events import ActiveResponse, ResponseWriter
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024  # decoded audio per append, as the real service allows
@@ -46,6 +46,7 @@ class Session:
         self.input = InputAudio(self._input_cfg()["format"], self._input_cfg()["turn_detection"])
         self.active: ActiveResponse | None = None
         self.policy = PolicyState()
+        self.handed_over = False  # the client created answers (a replayed conversation): rebuild the state
         self.audio_sent = False
         self._current_user_item: str | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -191,6 +192,8 @@ class Session:
         if item["id"] in self.conversation.items:
             raise errors.invalid_value("item.id", f"an item with id '{item['id']}' already exists.")
         before = self.conversation.add(item, event.get("previous_item_id"))
+        if item.get("type") == "function_call" or item.get("role") == "assistant":
+            self.handed_over = True
         public = self.conversation.public(item["id"])
         self.emit("conversation.item.added", item=public, previous_item_id=before)
         self.emit("conversation.item.done", item=public, previous_item_id=before)
@@ -280,7 +283,10 @@ class Session:
         """The dialogue policy's decision for this response (see ``policy``)."""
         tools = resp.params.get("tools", self.config.get("tools") or [])
         instructions = resp.params.get("instructions", "")
-        return decide(self.policy, list(self.conversation.items.values()), tools, instructions)
+        items = list(self.conversation.items.values())
+        if self.handed_over:
+            self.policy, self.handed_over = replayed_state(items, tools), False
+        return decide(self.policy, items, tools, instructions)
 
     def _output_clear(self, event: dict[str, Any]) -> None:
         raise errors.EngineError(

@@ -8,6 +8,7 @@ gateway → workflows → voice worker ⇄ the local engine with faults armed fo
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -80,3 +81,37 @@ async def test_every_reconnect_refused_hands_the_caller_to_a_person(
     assert outcome.summary is not None and "voice connection" in str(outcome.summary.fields.get("escalation"))
     said = [e for e in (await sim.call(sid))["events"] if e["kind"] == "say"]
     assert any("trouble with this line" in str(e) for e in said), said  # the apology, by the network
+
+
+def long_booking_script(day: str) -> dict[str, Any]:
+    """The booking call, stretched to about three minutes by the caller's pauses (the agent waits:
+    quiet moments for a rollover)."""
+    script = booking_script(day)
+    steps: list[Any] = []
+    for step in script["steps"]:
+        if isinstance(step, dict) and "say" in step:
+            steps.append({"pause": 16000})  # the caller thinks before each answer
+        steps.append(step)
+    return {**script, "steps": steps, "max_duration_ms": 260000}
+
+
+@pytest.mark.slow
+async def test_a_three_minute_call_rolls_over_before_each_60_s_cap(
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+) -> None:
+    settings, _ = e2e
+    await disarm(settings.realtime_url)
+    await arm(settings.realtime_url, max_session_s=60, connections=8)  # every session of this call
+    day_name, _ = next_weekday_name()
+    try:
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, long_booking_script(day_name))
+    finally:
+        await disarm(settings.realtime_url)
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    kinds = [e["kind"] for e in await realtime_events(e2e_client, f"call-{sid}")]
+    assert kinds.count("rolled_over") >= 2 and "dropped" not in kinds, (kinds, said)  # before each cap
+    assert outcome.outcome == Outcome.COMPLETED, said
+    tools = [r.name for r in outcome.tool_results if r.ok]
+    assert tools.count("book_appointment") == 1 and "check_availability" in tools, said
+    agent = [t.text for t in outcome.transcript if t.speaker == "agent"]
+    assert all(a != b for a, b in itertools.pairwise(agent)), said  # no line said twice on a swap

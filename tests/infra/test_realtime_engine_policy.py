@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.realtime_engine import spoken
-from infra.realtime_engine.policy import Plan, PolicyState, decide
+from infra.realtime_engine.policy import Plan, PolicyState, decide, replayed_state
 from tests.infra.realtime_helpers import CONSENT_TOOL
 
 TODAY = date(2026, 5, 20)  # a Wednesday
@@ -286,3 +286,33 @@ def test_times(said: str, hhmm: str) -> None:
 )
 def test_digit_strings(said: str, digits: str) -> None:
     assert spoken.number_groups(said) == [digits]
+
+
+def test_a_handed_over_conversation_goes_on_where_it_was() -> None:
+    """A reconnect's replay (the client's items, as text): the new session's policy is where the old
+    one was, so the booking half collected is finished, not started again."""
+    call = Call()
+    call.caller("I'd like to book an appointment tomorrow at half past two.")
+    call.caller("My name is Jane Citizen.")
+    old = (call.state.pending, dict(call.state.args), call.state.asked)
+    replay: list[dict[str, Any]] = [
+        {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "continuing"}]}
+    ]
+    for item in call.items:  # what voice/sessions.py sends: text parts only
+        if item["type"] == "message":
+            role = item["role"]
+            text = item["content"][0].get("transcript") or item["content"][0].get("text")
+            kind = "output_text" if role == "assistant" else "input_text"
+            replay.append({"type": "message", "role": role, "content": [{"type": kind, "text": text}]})
+        else:
+            replay.append(item)
+    state = replayed_state(replay, TOOLS, TODAY)
+    assert (state.pending, state.args, state.asked) == old
+    replay.append(
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "four seven five"}]}
+    )
+    plan = decide(state, replay, TOOLS, "", TODAY)
+    assert plan.read_back and "four, seven, five" in (
+        plan.say or ""
+    )  # the account number, then the read-back
+    assert replayed_state([], TOOLS, TODAY) == PolicyState()
