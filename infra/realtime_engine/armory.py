@@ -52,7 +52,7 @@ _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 class Plan:
     id: int
     refuse: bool
-    options: dict[str, int]
+    options: dict[str, Any]
     connections: int
     left: int = field(init=False)
 
@@ -76,7 +76,7 @@ class Armory:
         self._plans: deque[Plan] = deque()
         self._ids = 0
 
-    def arm(self, *, refuse: bool, options: dict[str, int], connections: int) -> Plan:
+    def arm(self, *, refuse: bool, options: dict[str, Any], connections: int) -> Plan:
         self._ids += 1
         plan = Plan(self._ids, refuse, dict(options), connections)
         self._plans.append(plan)

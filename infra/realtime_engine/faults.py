@@ -28,7 +28,11 @@ Options (the same names in all three places):
   - ``error_after:N`` sends one ``server_error`` event after N server events (the session lives on);
   - ``close_after:N`` closes cleanly with code 1011 after N server events;
   - ``close_at_ms:MS`` closes with 1011 MS milliseconds after ``session.created`` was sent;
-  - ``delay:MS`` adds MS before every response's first output.
+  - ``delay:MS`` adds MS before every response's first output;
+  - ``drop_on:TYPE:N`` aborts it right after the N-th server event of type TYPE, to drop at a
+    moment of the conversation: ``input_audio_buffer.speech_started:2`` (the caller's second
+    utterance has begun), ``response.output_audio.delta:30`` (the agent is speaking),
+    ``response.function_call_arguments.done:1`` (a tool call is out).
 
 An abort is ``transport.abort()``: the socket is closed with no websocket close frame, so the
 client sees 1006 with nothing received, like a network loss.
@@ -40,6 +44,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from infra.realtime_engine import errors
 
@@ -58,6 +63,7 @@ class Options:
     close_after: int | None = None
     close_at_ms: int | None = None
     delay_ms: int = 0
+    drop_on: tuple[str, int] | None = None
 
 
 # name → (low, high) for the plain numeric options
@@ -89,14 +95,20 @@ def integer(name: str, raw: str, low: int, high: int) -> int:
     return value
 
 
-def _values(pick: Callable[[str], str | None]) -> dict[str, int]:
-    values: dict[str, int] = {}
+def _values(pick: Callable[[str], str | None]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for name, (low, high) in KNOBS.items():
         raw = pick(name)
         if raw is not None:
             values[name] = integer(name, raw, low, high)
     for fault in filter(None, (pick("fault") or "").split(",")):
         kind, _, arg = fault.partition(":")
+        if kind.strip() == "drop_on":
+            event, _, count = arg.strip().rpartition(":")
+            if not event:
+                raise errors.invalid_value("fault.drop_on", "expected drop_on:<event type>:<count>.")
+            values["drop_on"] = (event, integer("fault.drop_on", count, 1, 1_000_000))
+            continue
         key = FAULTS.get(kind.strip())
         if key is None:
             raise errors.invalid_value("fault", f"unknown fault {kind!r}.")
@@ -114,10 +126,10 @@ def parse(query: Mapping[str, str], env: Mapping[str, str] | None = None) -> Opt
     return Options(**_values(pick))
 
 
-def overrides(query: Mapping[str, str]) -> dict[str, int]:
+def overrides(query: Mapping[str, str]) -> dict[str, Any]:
     """Only the options ``query`` sets (no environment): what an armed plan changes."""
     return _values(lambda name: query.get(name) or None)
 
 
-def apply(options: Options, changes: Mapping[str, int]) -> Options:
+def apply(options: Options, changes: Mapping[str, Any]) -> Options:
     return dataclasses.replace(options, **changes)

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,7 @@ class Connection:
         self._response_task: asyncio.Task[None] | None = None
         self._clock_task: asyncio.Task[None] | None = None
         self._sent = 0
+        self._sent_by_type: Counter[str] = Counter()
         self._closing = False
 
     # -- Host: what the session asks of the outside world ---------------------------------
@@ -192,6 +194,7 @@ class Connection:
                 continue
             await self.ws.send(json.dumps(event))
             self._sent += 1
+            self._sent_by_type[event["type"]] += 1
             if event["type"] == "session.created":
                 self._clock_task = asyncio.create_task(self._clock())
             if await self._inject_faults():
@@ -226,6 +229,9 @@ class Connection:
             await self.ws.close(1011, "injected fault")
             return True
         if o.drop_after is not None and self._sent >= o.drop_after:
+            self.ws.transport.abort()
+            return True
+        if o.drop_on is not None and self._sent_by_type[o.drop_on[0]] >= o.drop_on[1]:
             self.ws.transport.abort()
             return True
         return False

@@ -62,6 +62,37 @@ async def test_a_booking_call_survives_an_abrupt_realtime_drop(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "drop_on",
+    [
+        "input_audio_buffer.speech_started:3",  # the caller has just begun their third sentence
+        "response.output_audio.delta:60",  # the agent is speaking (3 s of its audio sent)
+        "response.function_call_arguments.done:2",  # a tool call is out (the first is the consent)
+    ],
+    ids=["mid-caller-turn", "agent-speaking", "tool-call-out"],
+)
+async def test_a_booking_call_survives_a_drop_at_each_moment(
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient, drop_on: str
+) -> None:
+    settings, _ = e2e
+    await disarm(settings.realtime_url)
+    await arm(settings.realtime_url, fault=f"drop_on:{drop_on}")
+    day_name, _ = next_weekday_name()
+    try:
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+    finally:
+        await disarm(settings.realtime_url)
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    kinds = [e["kind"] for e in await realtime_events(e2e_client, f"call-{sid}")]
+    assert kinds[:2] == ["dropped", "reconnected"], (kinds, said)
+    assert outcome.outcome == Outcome.COMPLETED, said
+    tools = [r.name for r in outcome.tool_results if r.ok]
+    assert tools.count("book_appointment") == 1, said
+    assert outcome.consent is not None and outcome.consent.recording, said
+    assert len(tools) == len(set(tools)), said  # no tool call repeated across the two sessions
+
+
+@pytest.mark.slow
 async def test_every_reconnect_refused_hands_the_caller_to_a_person(
     e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
 ) -> None:

@@ -111,3 +111,19 @@ def test_bad_arming_is_a_400_with_the_reason(query: str, reason: str) -> None:
 def test_control_url_from_either_engine_url() -> None:
     assert control_url("ws://127.0.0.1:8765/v1/realtime") == "http://127.0.0.1:8765/control"
     assert control_url("http://127.0.0.1:8765") == "http://127.0.0.1:8765/control"
+
+
+def test_drop_on_names_an_event_type_and_its_count() -> None:
+    options = faults.parse({"fault": "drop_on:response.function_call_arguments.done:1"}, env={})
+    assert options.drop_on == ("response.function_call_arguments.done", 1)
+    assert faults.parse({"fault": "drop_on:input_audio_buffer.speech_started:3"}, env={}).drop_on == (
+        "input_audio_buffer.speech_started",
+        3,
+    )
+    for bad in (
+        "drop_on:12",
+        "drop_on:response.output_audio.delta:0",
+        "drop_on:response.output_audio.delta:x",
+    ):
+        with pytest.raises(errors.EngineError):
+            faults.parse({"fault": bad}, env={})
