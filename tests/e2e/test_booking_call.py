@@ -39,7 +39,7 @@ def next_weekday_name() -> tuple[str, date]:
     return d.strftime("%A"), d
 
 
-def booking_script(day: str) -> dict[str, Any]:
+def booking_script(day: str, at: str = "ten a.m.") -> dict[str, Any]:
     wait = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
     return {
         "name": "e2e-booking",
@@ -49,7 +49,7 @@ def booking_script(day: str) -> dict[str, Any]:
             wait,
             {"say": f"Do you have any free appointments on {day}?"},
             wait,
-            {"say": f"Please book me in at ten a.m. on {day}. My name is Jane Citizen."},
+            {"say": f"Please book me in at {at} on {day}. My name is Jane Citizen."},
             wait,
             {"say": "My phone number is zero four one two three four five six seven eight."},
             wait,

@@ -45,7 +45,7 @@ async def test_a_booking_call_survives_an_abrupt_realtime_drop(
     await arm(settings.realtime_url, fault="drop_at_ms:16000")  # this call's first session only
     day_name, _ = next_weekday_name()
     try:
-        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name, "nine a.m."))
     finally:
         await disarm(settings.realtime_url)
     said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
@@ -63,23 +63,23 @@ async def test_a_booking_call_survives_an_abrupt_realtime_drop(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "drop_on",
+    ("drop_on", "at"),  # each books its own slot (the stack's calendar is shared by the session)
     [
-        "input_audio_buffer.speech_started:3",  # the caller has just begun their third sentence
-        "response.output_audio.delta:60",  # the agent is speaking (3 s of its audio sent)
-        "response.function_call_arguments.done:2",  # a tool call is out (the first is the consent)
+        ("input_audio_buffer.speech_started:3", "eleven a.m."),  # the caller began their third sentence
+        ("response.output_audio.delta:60", "two p.m."),  # the agent is speaking (3 s of its audio sent)
+        ("response.function_call_arguments.done:2", "three p.m."),  # a tool call is out (1st: consent)
     ],
     ids=["mid-caller-turn", "agent-speaking", "tool-call-out"],
 )
 async def test_a_booking_call_survives_a_drop_at_each_moment(
-    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient, drop_on: str
+    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient, drop_on: str, at: str
 ) -> None:
     settings, _ = e2e
     await disarm(settings.realtime_url)
     await arm(settings.realtime_url, fault=f"drop_on:{drop_on}")
     day_name, _ = next_weekday_name()
     try:
-        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name))
+        sid, outcome = await place_call(sim, e2e_client, CLINIC, booking_script(day_name, at))
     finally:
         await disarm(settings.realtime_url)
     said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
@@ -117,7 +117,7 @@ async def test_every_reconnect_refused_hands_the_caller_to_a_person(
 def long_booking_script(day: str) -> dict[str, Any]:
     """The booking call, stretched to about three minutes by the caller's pauses (the agent waits:
     quiet moments for a rollover)."""
-    script = booking_script(day)
+    script = booking_script(day, "four p.m.")
     steps: list[Any] = []
     for step in script["steps"]:
         if isinstance(step, dict) and "say" in step:
