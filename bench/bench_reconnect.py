@@ -22,6 +22,7 @@ to the reconnect gap. Run: ``.venv/bin/python -m bench.bench_reconnect``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import tempfile
@@ -31,11 +32,15 @@ from typing import Any
 
 from bench.common import percentiles, report
 from infra.testing import isolated_settings
+from switchboard.models import Speaker, Turn
 from switchboard.tokens import sign_stream_token
 from tests.voice.tone_realtime import ToneRealtime, tone
 from tests.voice.twilio_driver import RecordingHooks, TwilioDriver, make_profile
 from voice.conversation import ConversationResult, run_conversation
 from voice.media_server import MediaServer, MediaStream
+from voice.realtime import RealtimeClient
+from voice.sessions import ConversationLog
+from voice.wsfast import send_texts
 
 DROPS = int(os.environ.get("BENCH_DROPS", "20"))
 ROLLOVERS = int(os.environ.get("BENCH_ROLLOVERS", "5"))
@@ -123,6 +128,31 @@ async def one_rollover(home: Path) -> dict[str, Any]:
     return {"answers": answers, "swaps": swaps}
 
 
+async def replay_cost(home: Path, turns: int, rounds: int = 20) -> dict[str, Any]:
+    """A new session's setup with the conversation so far: connect, configure, replay (bounded)."""
+    log = ConversationLog(max_items=40)
+    for n in range(turns):
+        speaker = Speaker.CALLER if n % 2 == 0 else Speaker.AGENT
+        log.turn(
+            Turn(
+                speaker=speaker,
+                text=f"A sentence of about twelve words said in turn {n} of the call.",
+                start_ms=n,
+            )
+        )
+    events = [json.dumps(e) for e in log.replay()]
+    async with ToneRealtime() as rt:
+        settings = isolated_settings(home, realtime_url=rt.url)
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            client = await RealtimeClient.connect(settings, make_profile())
+            await send_texts(client.connection, *events)
+            times.append((time.perf_counter() - start) * 1000)
+            await client.close()
+    return {"ms": percentiles(times), "items": len(events), "bytes": sum(len(e) for e in events)}
+
+
 async def main() -> None:
     rng = random.Random(16)
     drops: list[dict[str, Any]] = []
@@ -132,6 +162,7 @@ async def main() -> None:
             drops.append(await one_drop(Path(home) / f"d{n}", rng))
         for n in range(ROLLOVERS):
             rollovers.append(await one_rollover(Path(home) / f"r{n}"))
+        replays = {turns: await replay_cost(Path(home) / f"p{turns}", turns) for turns in (0, 40, 400)}
     agent = [d["heard_gap_ms"] for d in drops if d["during_agent"]]
     caller = [d["heard_gap_ms"] for d in drops if not d["during_agent"]]
     meter = [m for d in drops for m in d["meter"]]
@@ -146,6 +177,10 @@ async def main() -> None:
         "turn_answer_before_rollover_ms": percentiles(before),
         "turn_answer_first_after_rollover_ms": percentiles(first_after),
         "rollovers_seen": sum(len(r["swaps"]) for r in rollovers),
+        **{
+            f"new_session_with_replay_of_{t}_turns_ms ({r['items']} items, {r['bytes']} B)": r["ms"]
+            for t, r in replays.items()
+        },
         "goal_reconnect_p95_le_1500ms": percentiles(agent)["p95"] <= 1500,
     }
     report(
