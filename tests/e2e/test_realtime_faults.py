@@ -65,7 +65,7 @@ async def test_a_booking_call_survives_an_abrupt_realtime_drop(
 @pytest.mark.parametrize(
     ("drop_on", "at"),  # each books its own slot (the stack's calendar is shared by the session)
     [
-        ("input_audio_buffer.speech_started:3", "eleven a.m."),  # the caller began their third sentence
+        ("input_audio_buffer.speech_started:3", "ten a.m."),  # the caller began their third sentence
         ("response.output_audio.delta:60", "two p.m."),  # the agent is speaking (3 s of its audio sent)
         ("response.function_call_arguments.done:2", "three p.m."),  # a tool call is out (1st: consent)
     ],
