@@ -209,10 +209,11 @@ class HangupInput(_Msg):
 
 class RealtimeSession(_Msg):
     """The agent's Realtime session changed during the call (the audit shows each): ``dropped``
-    (socket lost, expired), ``reconnected`` (a new session has the conversation), ``rolled_over``
+    (socket lost, expired), ``attempt_failed`` (one new session could not be had),
+    ``reconnected`` (a new session has the conversation), ``rolled_over``
     (replaced before its cap at a quiet moment), ``gave_up`` (no new session: a person takes over)."""
 
-    kind: Literal["dropped", "reconnected", "rolled_over", "gave_up"]
+    kind: Literal["dropped", "attempt_failed", "reconnected", "rolled_over", "gave_up"]
     at_ms: int = 0
     attempt: int = 0
     reason: str = ""

@@ -43,8 +43,9 @@ from voice.media_server import StreamBroker
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT_S = 15.0
 # The conversation's notices about its Realtime session → the workflow's ``realtime_session`` kinds.
-REALTIME_EVENTS: dict[str, Literal["dropped", "reconnected", "rolled_over", "gave_up"]] = {
+REALTIME_EVENTS: dict[str, Literal["dropped", "attempt_failed", "reconnected", "rolled_over", "gave_up"]] = {
     "realtime_dropped": "dropped",
+    "realtime_attempt_failed": "attempt_failed",
     "realtime_reconnected": "reconnected",
     "realtime_rolled_over": "rolled_over",
     "realtime_gave_up": "gave_up",

@@ -22,6 +22,7 @@ quiet moment (nobody speaking, nothing playing, no tool call open), so the calle
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -107,6 +108,8 @@ class Sessions:
                 break
             except RealtimeError as exc:
                 log.info("realtime reconnect attempt %d failed: %s", attempt, _reason(exc))
+                failed = {"attempt": attempt, "reason": _reason(exc)}
+                c._hook(functools.partial(c.hooks.on_event, "realtime_attempt_failed", failed))
         if rt is None:
             self._give_up(reason, attempts)
             return

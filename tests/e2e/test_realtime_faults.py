@@ -107,7 +107,7 @@ async def test_every_reconnect_refused_hands_the_caller_to_a_person(
     finally:
         await disarm(settings.realtime_url)
     kinds = [e["kind"] for e in await realtime_events(e2e_client, f"call-{sid}")]
-    assert kinds == ["dropped", "gave_up"], kinds
+    assert kinds == ["dropped", *["attempt_failed"] * settings.realtime_reconnect_attempts, "gave_up"], kinds
     assert outcome.outcome in (Outcome.ESCALATED, Outcome.TRANSFER_UNANSWERED)
     assert outcome.summary is not None and "voice connection" in str(outcome.summary.fields.get("escalation"))
     said = [e for e in (await sim.call(sid))["events"] if e["kind"] == "say"]

@@ -195,6 +195,7 @@ async def test_when_every_reconnect_is_refused_a_person_takes_the_call(
         result = await c.result()  # nobody redirected the call here: the hand-over deadline ends it
 
     assert c.rt.refused == 3
+    assert [e["attempt"] for e in c.events("realtime_attempt_failed")] == [1, 2, 3]  # each in the history
     (gave_up,) = c.events("realtime_gave_up")
     assert gave_up["attempts"] == 3
     assert result.end_reason == "transfer" and result.transfer_to == "+61255550199"
