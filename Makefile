@@ -19,7 +19,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=of
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install lock chromium test lint typecheck cfn-lint unit up down status demo evals bench clean \
+.PHONY: install lock chromium prometheus test lint typecheck cfn-lint unit up down status demo evals bench clean \
 	sam-build sam-validate lambda-artifacts $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
 $(PY):
@@ -81,12 +81,17 @@ cfn-lint: install
 chromium:
 	bash scripts/install-chromium.sh
 
-unit: install chromium
+# Debian's prometheus and promtool (apt, only when /usr/bin/prometheus is missing): the stack's
+# Prometheus (make up) and the alert rules' tests (promtool test rules, in make unit).
+prometheus:
+	bash scripts/install-prometheus.sh
+
+unit: install chromium prometheus
 	$(VENV)/bin/pytest -q -m "not slow"
 
 test: lint typecheck cfn-lint lambda-artifacts unit
 
-up: install
+up: install prometheus
 	$(VENV)/bin/switchboard up
 
 down:

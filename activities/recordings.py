@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from temporalio import activity
@@ -25,8 +26,11 @@ def recording_key(inp: ArchiveInput) -> str:
 
 
 class RecordingActivities:
-    def __init__(self, settings: Settings) -> None:
+    """``on_shipped(bytes)`` hears of each verified upload (the voice worker's metrics)."""
+
+    def __init__(self, settings: Settings, on_shipped: Callable[[int], None] | None = None) -> None:
         self.settings = settings
+        self.on_shipped = on_shipped
 
     @activity.defn(name="archive_recording")
     async def archive_recording(self, inp: ArchiveInput) -> ArchiveResult:
@@ -64,6 +68,8 @@ class RecordingActivities:
                 "the stored recording's size does not match the local file; kept the local file"
             )
         os.remove(path)
+        if self.on_shipped is not None:
+            self.on_shipped(size)
         return ArchiveResult(key=key, bytes=size, deleted_local=True)
 
     @activity.defn(name="delete_recording")

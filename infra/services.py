@@ -63,6 +63,8 @@ def temporal(
         str(p.temporal),
         "--ui-port",
         str(p.temporal_ui),
+        "--metrics-port",
+        str(p.temporal_metrics),
         "--namespace",
         settings.temporal_namespace,
         "--log-level",
@@ -237,9 +239,10 @@ def call_stack(
 
 def default_services(settings: Settings) -> list[ServiceSpec]:
     """Everything ``switchboard up`` starts, in start order: the call stack (Temporal on its
-    SQLite file, its UI decoding through the codec server), the codec server and the supervisors'
-    dashboard."""
+    SQLite file, its UI decoding through the codec server), the codec server, the supervisors'
+    dashboard and Prometheus scraping them (reported, not started, when it is not installed)."""
     import dashboard
+    from infra import prometheus
 
     calls = call_stack(settings, in_memory=False, ui_codec_endpoint=ui_codec_endpoint(settings))
-    return [*calls, codec(settings), dashboard.service(settings)]
+    return [*calls, codec(settings), dashboard.service(settings), prometheus.service(settings)]

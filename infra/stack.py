@@ -49,6 +49,7 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 15.0
     description: str = ""
+    unavailable: str = ""  # why it cannot run here (a program not installed): skipped and reported
 
 
 @dataclass
@@ -158,6 +159,11 @@ class Stack:
         state = self._load()
         reports: dict[str, ServiceReport] = {}
         for spec in self.services:
+            if spec.unavailable:
+                reports[spec.name] = ServiceReport(
+                    spec.name, spec.url, None, False, False, note=spec.unavailable
+                )
+                continue
             known = state.get(spec.name)
             if known and _pid_runs(known.pid, known.argv):
                 reports[spec.name] = ServiceReport(spec.name, spec.url, known.pid, True, False)
@@ -175,16 +181,15 @@ class Stack:
             self._save(state)
             reports[spec.name] = ServiceReport(spec.name, spec.url, pid, True, False, started=True)
 
-        results = await asyncio.gather(
-            *(self._wait_healthy(spec, state[spec.name]) for spec in self.services)
-        )
-        failed = [spec.name for spec, ok in zip(self.services, results, strict=True) if not ok]
-        for spec, ok in zip(self.services, results, strict=True):
+        runnable = [spec for spec in self.services if not spec.unavailable]
+        results = await asyncio.gather(*(self._wait_healthy(spec, state[spec.name]) for spec in runnable))
+        failed = [spec.name for spec, ok in zip(runnable, results, strict=True) if not ok]
+        for spec, ok in zip(runnable, results, strict=True):
             reports[spec.name].healthy = ok
         if failed:
             logs = ", ".join(str(self.settings.logs_dir / f"{n}.log") for n in failed)
             raise StackError(f"not healthy in time: {', '.join(failed)} (see {logs})")
-        for spec in self.services:
+        for spec in runnable:
             if spec.provision is not None:
                 say(f"provisioning {spec.name}")
                 await spec.provision(self.settings)
@@ -263,7 +268,7 @@ class Stack:
                 except Exception:
                     healthy = False
             taken = bool(spec.port) and port_is_open(spec.port)
-            note = "" if running else ("port in use by another process" if taken else "")
+            note = "" if running else ("port in use by another process" if taken else spec.unavailable)
             reports.append(
                 ServiceReport(spec.name, spec.url, st.pid if st else None, running, healthy, note=note)
             )

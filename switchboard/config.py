@@ -43,6 +43,11 @@ class Ports(BaseSettings):
     tts: int = 8767
     dashboard: int = 8000
     codec: int = 8234
+    # Metrics: Prometheus itself, and the Temporal SDK's endpoint of each worker process (0: none).
+    prometheus: int = 9090
+    temporal_metrics: int = 9101
+    worker_sdk_metrics: int = 9102
+    voice_sdk_metrics: int = 9103
 
 
 class Settings(BaseSettings):

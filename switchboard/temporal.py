@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import logging
 import time
 from typing import Self
 
@@ -23,12 +24,15 @@ from temporalio.converter import (
     SerializationContext,
     WithSerializationContext,
 )
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RetryConfig
 
 from switchboard import aws
 from switchboard.codec import EnvelopeCodec, KeySource, KmsKeys
 from switchboard.config import Settings, get_settings
 from switchboard.people import PersonKeys
+
+log = logging.getLogger(__name__)
 
 # One codec per key configuration and process, so every client of a process shares the current
 # data key and the cache of decrypted ones.
@@ -102,12 +106,37 @@ def data_converter(settings: Settings | None = None, *, keys: KeySource | None =
     )
 
 
+def metrics_runtime(settings: Settings, port: int) -> Runtime | None:
+    """A Temporal runtime exporting the SDK's own metrics for Prometheus on
+    ``settings.bind_address``:``port`` (``/metrics``), for a worker process's client.
+
+    Names follow Prometheus' conventions (``temporal_workflow_task_schedule_to_start_latency_seconds``,
+    ``temporal_activity_execution_failed_total``). A runtime is per process and its endpoint per
+    port: only the workers make one, each on its own port. None when ``port`` is 0, or when the port
+    is taken (a second worker on the same machine): that worker runs on, without SDK metrics.
+    """
+    if not port:
+        return None
+    prometheus = PrometheusConfig(
+        bind_address=f"{settings.bind_address}:{port}",
+        counters_total_suffix=True,
+        unit_suffix=True,
+        durations_as_seconds=True,
+    )
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except ValueError as err:  # the core's "Failed starting Prometheus exporter: Address already in use"
+        log.warning("no Temporal SDK metrics on port %d: %s", port, err)
+        return None
+
+
 async def connect_client(
     settings: Settings | None = None,
     *,
     fail_fast: bool = False,
     wait_s: float = 0.0,
     keys: KeySource | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect to the configured Temporal (local dev server, self-hosted or Temporal Cloud).
 
@@ -115,6 +144,7 @@ async def connect_client(
     ``fail_fast`` uses a tight retry budget, for request handlers that must answer quickly;
     ``wait_s`` keeps trying that long for a server that is still starting (workers at boot).
     ``keys`` replaces KMS as the source of data keys (tests and recorded fixtures only).
+    ``runtime`` is a worker's :func:`metrics_runtime` (the SDK's default runtime otherwise).
     """
     s = settings or get_settings()
     api_key = s.temporal_api_key.get_secret_value() if s.temporal_api_key else None
@@ -130,6 +160,7 @@ async def connect_client(
                 tls=bool(api_key),
                 data_converter=converter,
                 retry_config=retry,
+                runtime=runtime,
             )
         except RuntimeError:
             if time.monotonic() >= deadline:

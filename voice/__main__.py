@@ -1,5 +1,8 @@
 """The voice worker: the media server and, in the same process, a Temporal worker polling this
-host's own task queue (``voice-<host>``) for the activities that must run where the stream is."""
+host's own task queue (``voice-<host>``) for the activities that must run where the stream is.
+
+Its metrics: ``/metrics`` on the media port (:mod:`voice.metrics`), and the Temporal SDK's own on
+``SWITCHBOARD_PORT_VOICE_SDK_METRICS`` (9103; 0 for none)."""
 
 from __future__ import annotations
 
@@ -11,17 +14,20 @@ from temporalio.worker import Worker
 from activities.recordings import RecordingActivities
 from switchboard.config import Settings, get_settings
 from switchboard.readiness import mark_ready
-from switchboard.temporal import connect_client
+from switchboard.temporal import connect_client, metrics_runtime
 from voice import live_calls
 from voice.activity import VoiceActivities
+from voice.metrics import VoiceMetrics
 from voice.serve import run, serve, settle_heap
 
 
 async def main(settings: Settings | None = None) -> None:
     s = settings or get_settings()
-    client = await connect_client(s, wait_s=60)
-    activities = VoiceActivities(client, s)
-    recordings = RecordingActivities(s)
+    client = await connect_client(s, wait_s=60, runtime=metrics_runtime(s, s.ports.voice_sdk_metrics))
+    metrics = VoiceMetrics()
+    activities = VoiceActivities(client, s, metrics)
+    metrics.live_calls.set_function(lambda: activities.live_calls)
+    recordings = RecordingActivities(s, on_shipped=metrics.recording_shipped)
     worker = Worker(
         client,
         task_queue=s.voice_task_queue,
@@ -30,14 +36,16 @@ async def main(settings: Settings | None = None) -> None:
     )
     ready = asyncio.Event()
     async with worker:
-        server = asyncio.create_task(serve(s, activities.broker, ready=ready))
+        server = asyncio.create_task(serve(s, activities.broker, ready=ready, metrics=metrics))
         metric = live_calls.start(s, lambda: activities.live_calls)  # in AWS only (template.yaml)
+        lag = asyncio.create_task(metrics.watch_loop_lag())
         try:
             await ready.wait()
             settle_heap()
             mark_ready(s, "voice")
             await server
         finally:
+            lag.cancel()
             if metric is not None:
                 metric.cancel()
 

@@ -39,6 +39,7 @@ from switchboard.messages import (
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
 from voice.conversation import ConversationCancelled, ConversationResult, run_conversation
 from voice.media_server import StreamBroker
+from voice.metrics import VoiceMetrics
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT_S = 15.0
@@ -55,8 +56,11 @@ REALTIME_EVENTS: dict[str, Literal["dropped", "attempt_failed", "reconnected", "
 class WorkflowHooks:
     """Where a live conversation's events go: the call's workflow."""
 
-    def __init__(self, handle: WorkflowHandle[Any, Any]) -> None:
+    def __init__(
+        self, handle: WorkflowHandle[Any, Any], metrics: VoiceMetrics | None = None, profile: str = ""
+    ) -> None:
         self.handle = handle
+        self.metrics, self.profile = metrics, profile
         self._turns: list[Turn] = []
         self._flush_lock = asyncio.Lock()
         self.last_caller_text = ""
@@ -76,6 +80,17 @@ class WorkflowHooks:
             await self.handle.signal("add_turns", TurnBatch(turns=batch))
 
     async def on_tool_call(self, call: ToolCall, cancelled: bool) -> ToolResult:
+        outcome = "failed"  # unless the workflow answered: an unreachable tool is a failed one
+        try:
+            result, rejected = await self._tool_call(call, cancelled)
+            outcome = "rejected" if rejected else ("ok" if result.ok else "failed")
+            return result
+        finally:
+            if self.metrics is not None:
+                self.metrics.tool_result(self.profile, call.name, outcome)
+
+    async def _tool_call(self, call: ToolCall, cancelled: bool) -> tuple[ToolResult, bool]:
+        """The workflow's answer, and whether it refused the call (its validator's reason as the result)."""
         try:
             if call.name == RECORD_CONSENT:
                 answer = ConsentAnswer(
@@ -83,21 +98,26 @@ class WorkflowHooks:
                     said=self.last_caller_text,
                     tool_call_id=call.call_id,
                 )
-                return await self.handle.execute_update("record_consent", answer, result_type=ToolResult)
-            request = ToolCallRequest(call=call, cancelled=cancelled)
-            return await self.handle.execute_update("run_tool", request, result_type=ToolResult)
+                update = self.handle.execute_update("record_consent", answer, result_type=ToolResult)
+            else:
+                request = ToolCallRequest(call=call, cancelled=cancelled)
+                update = self.handle.execute_update("run_tool", request, result_type=ToolResult)
+            return await update, False
         except WorkflowUpdateFailedError as err:
             reason = rejection_reason(err)
             with contextlib.suppress(RPCError):
                 await self.handle.signal("tool_rejected", ToolRejected(call=call, reason=reason))
-            return ToolResult(
+            result = ToolResult(
                 call_id=call.call_id, name=call.name, ok=False, error=reason, output={"error": reason}
             )
+            return result, True
 
     async def on_dtmf(self, digit: str) -> None:
         await self.on_turn(Turn(speaker=Speaker.CALLER, text=f"[keypad {digit}]", start_ms=0))
 
     async def on_event(self, name: str, data: dict[str, Any]) -> None:
+        if self.metrics is not None:
+            self.metrics.event(self.profile, name)
         if name in ("transfer", "transfer_ready"):
             await self.handle.signal("transfer_line_played", TransferReady(at_ms=int(data.get("at_ms", 0))))
         elif name in REALTIME_EVENTS:
@@ -122,11 +142,12 @@ def rejection_reason(err: WorkflowUpdateFailedError) -> str:
 
 
 class VoiceActivities:
-    def __init__(self, client: Client, settings: Settings) -> None:
+    def __init__(self, client: Client, settings: Settings, metrics: VoiceMetrics | None = None) -> None:
         self.client = client
         self.settings = settings
+        self.metrics = metrics
         self.broker = StreamBroker(on_stream=self.on_stream)
-        self.live_calls = 0  # conversations running here (voice/live_calls.py publishes it)
+        self.live_calls = 0  # conversations running here (voice/live_calls.py and metrics publish it)
 
     async def on_stream(self, call_id: str, parameters: dict[str, str]) -> None:
         """A verified stream arrived: tell its workflow this host holds it."""
@@ -139,15 +160,20 @@ class VoiceActivities:
     @activity.defn(name="converse")
     async def converse(self, inp: ConverseInput) -> ConverseResult:
         stream = await self.broker.claim(inp.call_id, CLAIM_TIMEOUT_S)
-        hooks = WorkflowHooks(self.client.get_workflow_handle(inp.call_id))
+        profile = inp.profile.name
+        hooks = WorkflowHooks(self.client.get_workflow_handle(inp.call_id), self.metrics, profile)
+        metrics = self.metrics
         commands: asyncio.Queue[ConversationCommand] = asyncio.Queue()
         beat = asyncio.create_task(self._heartbeat(hooks, commands))
         self.live_calls += 1
         try:
             result = await run_conversation(
-                stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands
-            )
+                stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands,
+                on_slice=metrics.slice_sink(profile) if metrics is not None else None,
+            )  # fmt: skip
         except ConversationCancelled as cancelled:
+            if metrics is not None:
+                metrics.call_ended(profile, cancelled.result)
             await hooks.flush()
             log.info("conversation cancelled after %.1f s", cancelled.result.duration_s)
             raise
@@ -155,6 +181,8 @@ class VoiceActivities:
             self.live_calls -= 1
             beat.cancel()
             stream.release()
+        if metrics is not None:
+            metrics.call_ended(profile, result)
         await hooks.flush()
         return _to_result(result)
 

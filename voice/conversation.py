@@ -116,6 +116,7 @@ async def run_conversation(
     goodbye_timeout_s: float = 30.0,
     frame_probe: FrameProbe | None = None,
     commands: asyncio.Queue[Any] | None = None,
+    on_slice: Callable[[str, float], None] | None = None,
 ) -> ConversationResult:
     """Bridge ``stream`` to a new Realtime session for ``profile`` until the call ends.
 
@@ -123,10 +124,12 @@ async def run_conversation(
     ``recording_path`` (default ``<home>/recordings/<call_id>.wav``). ``commands`` carries the
     workflow's requests (objects with ``kind``, ``line``, ``reason``): ``say_and_end`` speaks
     ``line`` verbatim, uninterruptible, then ends the call (``max_length`` when that is the reason).
+    ``on_slice(field, ms)`` hears each latency measurement as it is taken (the worker's metrics).
     """
     path = recording_path or settings.home / "recordings" / f"{stream.call_id}.wav"
     conversation = _Conversation(stream, profile, hooks, settings, path, goodbye_timeout_s, frame_probe)
     conversation.commands = commands
+    conversation.meter = LatencyMeter(on_slice)  # before run(): the relay is given this meter
     return await conversation.run(opening_line)
 
 

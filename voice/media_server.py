@@ -11,7 +11,10 @@ is released. ``broker.wait_arrival()`` or ``on_stream`` tells the worker a strea
 can tell the call's workflow which host holds it. Tests can instead pass a ``handler`` that runs
 each accepted stream directly.
 
-``/healthz`` answers 200 over plain HTTP.
+``/healthz`` answers 200 over plain HTTP, and ``/metrics`` the worker's Prometheus metrics when the
+server is given a :class:`voice.metrics.VoiceMetrics` (served on the event loop, between frames:
+about a millisecond per scrape). The load balancer forwards only ``/media-stream``, so neither is
+public.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from websockets.http11 import Request, Response
 from switchboard.config import Settings
 from switchboard.tokens import verify_stream_token
 from voice import twilio_media
+from voice.metrics import CONTENT_TYPE, VoiceMetrics
 from voice.twilio_media import StartMessage, TwilioFrameError
 from voice.wsfast import FastPath
 
@@ -143,6 +147,7 @@ class MediaServer:
     * ``handler`` — run each accepted stream directly (tests, benchmarks).
     * ``start_timeout_s`` — how long a new socket may take to send ``start``.
     * ``claim_timeout_s`` — how long an accepted stream waits to be claimed before it is closed.
+    * ``metrics`` — counts streams there and serves ``/metrics`` (none: no ``/metrics``).
     """
 
     def __init__(
@@ -154,8 +159,10 @@ class MediaServer:
         start_timeout_s: float = 10.0,
         claim_timeout_s: float = 60.0,
         port: int | None = None,
+        metrics: VoiceMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.broker = broker or StreamBroker()
         self.handler = handler
         self.start_timeout_s = start_timeout_s
@@ -195,6 +202,10 @@ class MediaServer:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if path == "/metrics" and self.metrics is not None:
+            body = self.metrics.exposition()
+            headers = Headers([("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+            return Response(HTTPStatus.OK, "OK", headers, body)
         if path != "/media-stream":
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -208,9 +219,12 @@ class MediaServer:
             return
         if stream is None:
             self.rejected += 1
+            self._refused("bad_token")
             await ws.close(POLICY_VIOLATION, "invalid or missing stream token")
             return
         self.accepted += 1
+        if self.metrics is not None:
+            self.metrics.stream_accepted()
         if self.handler is not None:
             try:
                 await self.handler(stream)
@@ -218,6 +232,7 @@ class MediaServer:
                 log.exception("stream handler failed (call %s)", stream.call_id)
             return
         if not self.broker.offer(stream):
+            self._refused("duplicate")
             await ws.close(TRY_AGAIN_LATER, "a stream for this call is already open")
             return
         await self.broker.notify(stream)
@@ -228,6 +243,7 @@ class MediaServer:
             done, _ = await asyncio.wait({claimed, closed}, timeout=self.claim_timeout_s)
             if not done:  # nobody claimed it in time
                 self.broker.withdraw(stream)
+                self._refused("unclaimed")
                 await ws.close(TRY_AGAIN_LATER, "no conversation claimed the stream")
             elif claimed not in done:  # the caller left before anyone claimed the stream
                 self.broker.withdraw(stream)
@@ -237,6 +253,10 @@ class MediaServer:
             claimed.cancel()
             released.cancel()
             closed.cancel()
+
+    def _refused(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.stream_refused(reason)
 
     async def _await_start(self, ws: ServerConnection) -> MediaStream | None:
         """Read up to ``start``; None when its token does not verify for its call id."""

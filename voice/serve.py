@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from switchboard.config import Settings
 from voice.media_server import MediaServer, StreamBroker, StreamHandler
+from voice.metrics import VoiceMetrics
 
 __all__ = ["event_loop_name", "run", "serve", "settle_heap"]
 
@@ -53,12 +54,14 @@ async def serve(
     *,
     handler: StreamHandler | None = None,
     ready: asyncio.Event | None = None,
+    metrics: VoiceMetrics | None = None,
 ) -> None:
-    """Serve ``/media-stream`` and ``/healthz`` on ``settings.bind_address``:``settings.ports.voice`` until cancelled.
+    """Serve ``/media-stream``, ``/healthz`` (and ``/metrics`` with ``metrics``) on
+    ``settings.bind_address``:``settings.ports.voice`` until cancelled.
 
     ``ready`` is set once the port is listening. Cancelling stops accepting and closes open streams.
     """
-    async with MediaServer(settings, broker, handler=handler):
+    async with MediaServer(settings, broker, handler=handler, metrics=metrics):
         if ready is not None:
             ready.set()
         await asyncio.Future()

@@ -1,7 +1,9 @@
 """The workflow worker: call workflows and the general activities, on task queue ``calls``.
 
 Scale it out by running more of them (``SWITCHBOARD_WORKER_NAME`` names each one's ready file):
-one worker process is one Python interpreter, so its workflow tasks share one core.
+one worker process is one Python interpreter, so its workflow tasks share one core. The Temporal
+SDK's metrics are served on ``SWITCHBOARD_PORT_WORKER_SDK_METRICS`` (9102; give each worker on a
+machine its own, or 0 for none).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from activities.summary import SummaryActivities
 from activities.telephony import TelephonyActivities
 from switchboard.config import Settings, get_settings
 from switchboard.telephony import twilio_client
-from switchboard.temporal import connect_client
+from switchboard.temporal import connect_client, metrics_runtime
 from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
 from workflows.intake_delivery import IntakeDeliveryWorkflow
@@ -69,7 +71,8 @@ async def main(settings: Settings | None = None) -> None:
     from switchboard.readiness import mark_ready
 
     s = settings or get_settings()
-    client = await connect_client(s, wait_s=60)
+    runtime = metrics_runtime(s, s.ports.worker_sdk_metrics)
+    client = await connect_client(s, wait_s=60, runtime=runtime)
     async with build_worker(client, s):
         mark_ready(s, os.environ.get("SWITCHBOARD_WORKER_NAME") or "worker")
         await asyncio.Event().wait()
