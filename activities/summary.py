@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 from temporalio import activity
 
+from switchboard.costs import PriceTable, call_cost
 from switchboard.messages import SummariseInput
 from switchboard.models import CallSummary, Outcome, Speaker
 
@@ -122,9 +123,16 @@ class ExtractiveSummariser:
 
 
 class SummaryActivities:
-    def __init__(self, summariser: Summariser | None = None) -> None:
+    def __init__(self, summariser: Summariser | None = None, prices: PriceTable | None = None) -> None:
         self.summariser = summariser or ExtractiveSummariser()
+        self.prices = prices or PriceTable()
 
     @activity.defn(name="summarise")
     async def summarise(self, inp: SummariseInput) -> CallSummary:
-        return self.summariser.summarise(inp)
+        """The profile's summary, with what the call cost at the configured prices."""
+        summary = self.summariser.summarise(inp)
+        if summary.cost is None:
+            summary.cost = call_cost(
+                inp.usage, self.prices, seconds=inp.call_seconds, direction=inp.direction
+            )
+        return summary

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.service import RPCError
 
+from cli import costs as cli_costs
 from cli import forget as cli_forget
 from cli import intake as cli_intake
 from evals import cli as evals_cli
@@ -195,6 +196,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     commands["forget"] = cli_forget.cmd_forget
     cli_intake.add_parser(sub)
     commands["intake"] = cli_intake.cmd_intake_pending
+    cli_costs.add_parser(sub)
+    commands["costs"] = cli_costs.cmd_costs
     evals_cli.add_parser(sub)
     commands["evals"] = evals_cli.cmd_evals
     return parser, commands

@@ -189,7 +189,12 @@ class _Reader:
                 at,
                 "end",
                 f"call {result.get('outcome')}",
-                {"recording_key": result.get("recording_key"), "summary": result.get("summary")},
+                {
+                    "recording_key": result.get("recording_key"),
+                    "summary": result.get("summary"),
+                    "usage": result.get("usage"),
+                    "cost": result.get("cost"),
+                },
             )
         )
 

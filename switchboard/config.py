@@ -10,6 +10,7 @@ Switchboard's own settings read ``SWITCHBOARD_*``; the standard variables of eac
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from switchboard.costs import PriceTable
+
 LOCAL_HOST = "127.0.0.1"
+
+_PRICES = PriceTable()  # the defaults of the SWITCHBOARD_PRICE_* settings
 
 # Values of AWS_ENDPOINT_URL that mean "the real AWS endpoints, no override".
 _REAL_AWS = {"", "aws", "none"}
@@ -143,6 +148,19 @@ class Settings(BaseSettings):
     )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
 
+    # What a call costs (switchboard/costs.py), in US dollars. The model's defaults are OpenAI's
+    # published gpt-realtime prices per 1M tokens, the phone's Twilio's US per-minute rates (see
+    # the README's "Operating in production" for the sources and the date they were read).
+    price_model: str = Field(default=_PRICES.model, description="The model the prices are for.")
+    price_text_input: Decimal = _PRICES.text_input
+    price_text_cached_input: Decimal = _PRICES.text_cached_input
+    price_text_output: Decimal = _PRICES.text_output
+    price_audio_input: Decimal = _PRICES.audio_input
+    price_audio_cached_input: Decimal = _PRICES.audio_cached_input
+    price_audio_output: Decimal = _PRICES.audio_output
+    price_phone_inbound_per_min: Decimal = _PRICES.phone_inbound_per_min
+    price_phone_outbound_per_min: Decimal = _PRICES.phone_outbound_per_min
+
     # Twilio: the local phone network by default (its REST API speaks Twilio's wire format).
     twilio_account_sid: str = Field(
         default="AC00000000000000000000000000000000", validation_alias=_env("TWILIO_ACCOUNT_SID")
@@ -209,6 +227,11 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table: ``SWITCHBOARD_PRICE_<NAME>`` for each of its fields."""
+        return PriceTable(**{name: getattr(self, f"price_{name}") for name in PriceTable.model_fields})
 
     @property
     def voice_task_queue(self) -> str:

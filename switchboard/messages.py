@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.calendar import AU_TELEMARKETING, Hours
+from switchboard.costs import TokenUsage
 from switchboard.models import (
     AgentProfile,
     CallSummary,
@@ -148,6 +149,7 @@ class ConverseResult(_Msg):
     frames_in: int = 0
     frames_out: int = 0
     malformed_frames: int = 0
+    usage: TokenUsage = Field(default_factory=TokenUsage)  # every Realtime response.done of the call
 
 
 class ToolInvocation(_Msg):
@@ -254,6 +256,10 @@ class SummariseInput(_Msg):
     transcript: list[Turn]
     tool_results: list[ToolResult]
     escalation_note: str | None = None
+    # What the call cost is priced from (the summary carries the cost).
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    call_seconds: float = 0.0
+    direction: Literal["inbound", "outbound", ""] = ""
 
 
 class DeliverInput(_Msg):

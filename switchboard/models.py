@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchboard.calendar import Hours, business_hours
+from switchboard.costs import CallCost, TokenUsage
 
 
 class _Model(BaseModel):
@@ -224,6 +225,7 @@ class CallSummary(_Model):
     outcome: Outcome
     headline: str = ""
     fields: dict[str, Any] = Field(default_factory=dict)
+    cost: CallCost | None = None  # what the call cost (the Realtime tokens and the phone minutes)
 
 
 class CallOutcome(_Model):
@@ -240,3 +242,5 @@ class CallOutcome(_Model):
     duration_s: float = 0.0
     # The agent's Realtime session changes, in order: dropped / reconnected / rolled_over / gave_up.
     realtime_events: list[str] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)  # the Realtime tokens, all sessions summed
+    cost: CallCost | None = None

@@ -208,4 +208,5 @@ def _to_result(result: ConversationResult) -> ConverseResult:
         frames_in=result.frames_in,
         frames_out=result.frames_out,
         malformed_frames=result.malformed_frames,
+        usage=result.usage,
     )

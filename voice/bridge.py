@@ -39,6 +39,7 @@ from voice.actions import (
 )
 from voice.playback import PlayedItem, ResponseState, b64_len, silence_b64
 from voice.twilio_media import ClearOut, InboundMessage, MarkOut, MediaOut
+from voice.usage import CallUsage
 
 __all__ = [
     "Action",
@@ -100,6 +101,7 @@ class Bridge:
         self._session_ts = 0  # stream ms where the current Realtime session's input audio began
         self.dropped_deltas = 0
         self.late_marks = 0
+        self.usage = CallUsage()  # tokens of every response.done, across the call's sessions
         self._twilio: dict[str, Callable[[Any], list[Action]]] = {
             "media": self._on_media,
             "mark": self._on_mark,
@@ -398,6 +400,7 @@ class Bridge:
         return []
 
     def _on_response_done(self, ev: Any) -> list[Action]:
+        self.usage.add(ev.response)
         resp = self._response(ev.response.id)
         self._live.pop(resp.response_id, None)
         resp.done = True

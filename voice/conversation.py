@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 from websockets.exceptions import ConnectionClosed
 
 from switchboard.config import Settings
+from switchboard.costs import TokenUsage
 from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
 from voice.actions import (
     Action,
@@ -95,6 +96,7 @@ class ConversationResult(BaseModel):
     transfer_to: str | None = None
     duration_s: float = 0.0
     error: str | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
 class ConversationCancelled(asyncio.CancelledError):
@@ -241,6 +243,7 @@ class _Conversation:
             transfer_to=transfer_to,
             duration_s=round(time.monotonic() - started, 3),
             error=error,
+            usage=self.bridge.usage.total,
         )
 
     def _finish(self, reason: EndReason, transfer_to: str | None = None, error: str | None = None) -> None:

@@ -23,6 +23,7 @@ from workflows.failures import failure_kind
 
 with workflow.unsafe.imports_passed_through():
     from activities.tools.system import SYSTEM_TOOLS
+    from switchboard.costs import TokenUsage
     from switchboard.messages import (
         ArchiveInput,
         ArchiveResult,
@@ -234,6 +235,9 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
                 transcript=self.transcript,
                 tool_results=self.tool_results,
                 escalation_note=self.escalation_note,
+                usage=result.usage if result else TokenUsage(),
+                call_seconds=result.duration_s if result else 0.0,
+                direction=self.request.direction.value if self.request else "",
             ),
             result_type=CallSummary,
             start_to_close_timeout=timedelta(seconds=30),
@@ -279,6 +283,8 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             latency=result.latency if result else LatencySlices(),
             duration_s=(workflow.now() - started).total_seconds(),
             realtime_events=[e.kind for e in self.realtime_sessions],
+            usage=result.usage if result else TokenUsage(),
+            cost=summary.cost,
         )
 
     def _unanswered(self, started: datetime) -> CallOutcome:

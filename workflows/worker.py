@@ -53,7 +53,7 @@ def build_worker(
         "dial": telephony.dial,
         "hangup": telephony.hangup,
         "transfer": telephony.transfer,
-        "summarise": SummaryActivities().summarise,
+        "summarise": SummaryActivities(prices=settings.prices).summarise,
         "deliver": DeliveryActivities(settings).deliver,
         "check_do_not_call": contact.check_do_not_call,
     }

@@ -18,9 +18,9 @@ from typing import Any
 
 from infra.realtime_engine.conversation import Conversation, Span, Spoken
 from infra.realtime_engine.ids import new_id
+from infra.realtime_engine.usage import InputTokens, text_tokens, usage
 
 Emit = Callable[..., None]
-AUDIO_TOKENS_PER_S = 10  # the service bills audio at roughly 10 tokens a second (order of magnitude)
 
 
 class ResponseGone(Exception):
@@ -38,29 +38,14 @@ class ActiveResponse:
     output: list[str] = field(default_factory=list)  # item ids
     open_item: str | None = None
     done: bool = False
-    input_text_tokens: int = 0
-    input_audio_tokens: int = 0
+    input: InputTokens = field(
+        default_factory=InputTokens
+    )  # the context read (infra/realtime_engine/usage.py)
     output_text_tokens: int = 0
     output_audio_ms: float = 0.0
 
     def shape(self, status: str, conversation: Conversation, details: dict[str, Any] | None = None) -> dict:
-        usage = None
-        if status != "in_progress":
-            out_audio = int(self.output_audio_ms / 1000 * AUDIO_TOKENS_PER_S)
-            total_in = self.input_text_tokens + self.input_audio_tokens
-            usage = {
-                "total_tokens": total_in + self.output_text_tokens + out_audio,
-                "input_tokens": total_in,
-                "output_tokens": self.output_text_tokens + out_audio,
-                "input_token_details": {
-                    "text_tokens": self.input_text_tokens,
-                    "audio_tokens": self.input_audio_tokens,
-                    "image_tokens": 0,
-                    "cached_tokens": 0,
-                    "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0},
-                },
-                "output_token_details": {"text_tokens": self.output_text_tokens, "audio_tokens": out_audio},
-            }
+        done = status != "in_progress"
         return {
             "id": self.id,
             "object": "realtime.response",
@@ -72,12 +57,8 @@ class ActiveResponse:
             "max_output_tokens": self.params.get("max_output_tokens", "inf"),
             "audio": {"output": {"format": self.audio_format, "voice": self.voice}},
             "metadata": self.params.get("metadata"),
-            "usage": usage,
+            "usage": usage(self.input, self.output_text_tokens, self.output_audio_ms) if done else None,
         }
-
-
-def _tokens(text: str) -> int:
-    return max(1, round(len(text.split()) * 1.3)) if text.strip() else 0
 
 
 class ResponseWriter:
@@ -151,7 +132,7 @@ class ResponseWriter:
         spoken = self._conv.spoken[item_id]
         start = spoken.spans[-1].end_ms if spoken.spans else 0.0
         spoken.spans.append(Span(start, start + audio_ms, text))
-        resp.output_text_tokens += _tokens(text)
+        resp.output_text_tokens += text_tokens(text)
         kind = (
             "response.output_audio_transcript.delta"
             if resp.modality == "audio"
@@ -212,7 +193,7 @@ class ResponseWriter:
             )
         self._emit("response.function_call_arguments.done", **ids, call_id=call_id, name=name, arguments=text)
         self._conv.items[item_id].update(arguments=text, status="completed")
-        resp.output_text_tokens += _tokens(text)
+        resp.output_text_tokens += text_tokens(text)
         self._done_item(resp, item_id)
         return call_id
 

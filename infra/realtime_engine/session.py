@@ -16,10 +16,11 @@ from typing import Any, Protocol
 from infra.realtime_engine import config as cfg
 from infra.realtime_engine import errors
 from infra.realtime_engine.audio_in import InputAudio, SpeechPaused, SpeechStarted, SpeechStopped
-from infra.realtime_engine.conversation import Conversation, from_client, text_of, user_audio_item
+from infra.realtime_engine.conversation import Conversation, from_client, user_audio_item
 from infra.realtime_engine.ids import new_id
 from infra.realtime_engine.policy import Plan, PolicyState, decide, replayed_state
 from infra.realtime_engine.response_events import ActiveResponse, ResponseWriter
+from infra.realtime_engine.usage import UsageMeter
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024  # decoded audio per append, as the real service allows
 Float32 = Any
@@ -43,6 +44,7 @@ class Session:
         self.config = cfg.default_session(model, max_session_s)
         self.conversation = Conversation()
         self.writer = ResponseWriter(self.emit, self.conversation)
+        self.usage = UsageMeter()
         self.input = InputAudio(self._input_cfg()["format"], self._input_cfg()["turn_detection"])
         self.active: ActiveResponse | None = None
         self.policy = PolicyState()
@@ -145,6 +147,7 @@ class Session:
 
     def _commit_audio(self, item_id: str, audio: Float32, pause: int | None) -> None:
         before = self.conversation.add(user_audio_item(item_id))
+        self.usage.heard(item_id, len(audio) / 16)  # 16 kHz samples (audio_in) → ms
         self.emit("input_audio_buffer.committed", item_id=item_id, previous_item_id=before)
         self.emit("conversation.item.added", item=self.conversation.public(item_id), previous_item_id=before)
         self.emit("conversation.item.done", item=self.conversation.public(item_id), previous_item_id=before)
@@ -243,7 +246,11 @@ class Session:
             audio_format=override.get("format", out["format"]),
             voice=override.get("voice", out.get("voice", "marin")),
         )
-        resp.input_text_tokens = sum(len(text_of(i).split()) for i in self.conversation.items.values())
+        resp.input = self.usage.input_for(
+            params.get("instructions", self.config.get("instructions") or ""),
+            params.get("tools", self.config.get("tools") or []),
+            self.conversation,
+        )
         self.active = resp
         self.writer.created(resp)
         self.host.start_response(resp)

@@ -117,6 +117,19 @@ async def test_booking_call_end_to_end(
     assert head["Metadata"]["call-id"] == f"call-{sid}" and head["Metadata"]["consent"] == "granted"
     assert outcome.transcript[0].speaker == "agent" and "AI assistant" in outcome.transcript[0].text
 
+    # What the call cost: the engine's usage of every response (all in the GA shape), priced.
+    usage, cost = outcome.usage, outcome.cost
+    print(f"\nbooking call: {usage!r}\n{cost!r}")
+    assert usage.responses >= 4 and usage.output_audio > 0 and usage.input_audio > 0 and usage.input_text > 0
+    assert usage.cached_text + usage.cached_audio > 0  # later responses re-read the start of the call
+    assert (
+        cost is not None
+        and cost.model_usd > 0
+        and cost.phone_minutes >= 1
+        and cost.total_usd > cost.model_usd
+    )
+    assert outcome.summary.cost == cost
+
     # The phone network saw the agent hang up after the goodbye.
     call = await sim.call(sid)
     assert call["status"] == "completed"

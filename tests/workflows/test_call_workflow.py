@@ -22,6 +22,7 @@ from activities.recordings import RecordingActivities
 from functions._runtime import assign_person
 from switchboard import aws
 from switchboard.config import Settings
+from switchboard.costs import TokenUsage
 from switchboard.messages import (
     ConsentAnswer,
     ConverseInput,
@@ -106,7 +107,10 @@ async def run_call(
     overrides: Mapping[str, Callable[..., Any]] | None = None,
     caller: str = "+61412345678",
     keyed: bool = False,
+    usage: TokenUsage | None = None,
+    duration_s: float = 1.0,
 ) -> CallOutcome:
+    """Run a call whose conversation is ``script``; ``converse`` reports ``usage`` over ``duration_s``."""
     host = f"test-{uuid.uuid4().hex[:6]}"
     wav = tmp_path / "call.wav"
 
@@ -115,7 +119,9 @@ async def run_call(
         handle = client.get_workflow_handle_for(CallWorkflow.run, inp.call_id)
         write_wav(wav, [np.zeros(8000, np.int16), np.zeros(8000, np.int16)], 8000)
         reason = await script(handle)
-        return ConverseResult(end_reason=reason, recording_path=str(wav), duration_s=1.0)
+        return ConverseResult(
+            end_reason=reason, recording_path=str(wav), duration_s=duration_s, usage=usage or TokenUsage()
+        )
 
     recordings = RecordingActivities(settings)
     voice = Worker(
