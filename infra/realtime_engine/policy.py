@@ -153,6 +153,7 @@ class Plan:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     read_back: bool = False  # a yes/no question about the pending arguments
     asked: str | None = None  # the argument the plan asks for
+    verbatim: bool = False  # a line the client dictated (``Say exactly``): not the policy's own move
 
 
 @dataclass
@@ -163,7 +164,11 @@ class PolicyState:
     asked: str | None = None
 
     def after_response(self, plan: Plan) -> None:
-        """What a *completed* response changes (a cancelled one was never heard)."""
+        """What a *completed* response changes (a cancelled one was never heard). A dictated line
+        (the disclosure, a line said again after a reconnect) changes nothing: a read-back said
+        again still awaits its yes."""
+        if plan.verbatim:
+            return
         self.awaiting_confirmation = plan.read_back
         self.asked = plan.asked
         if plan.calls and any(name == self.pending for name, _ in plan.calls):
@@ -179,7 +184,7 @@ def decide(
 ) -> Plan:
     today = today or date.today()
     if (m := _SAY_EXACTLY.search(instructions or "")) is not None:
-        return Plan(say=m.group(1).strip())
+        return Plan(say=m.group(1).strip(), verbatim=True)
     tools = [Tool.from_spec(t) for t in tool_specs if t.get("type", "function") == "function"]
     fresh = _new_inputs(items)
     outputs = [i for i in fresh if i.get("type") == "function_call_output"]

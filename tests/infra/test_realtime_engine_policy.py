@@ -316,3 +316,17 @@ def test_a_handed_over_conversation_goes_on_where_it_was() -> None:
         plan.say or ""
     )  # the account number, then the read-back
     assert replayed_state([], TOOLS, TODAY) == PolicyState()
+
+
+def test_a_line_said_again_after_a_reconnect_keeps_the_read_back_pending() -> None:
+    """The client dictates the cut read-back again (``Say exactly``): the yes that follows confirms."""
+    call = Call()
+    call.caller("I'd like to book an appointment tomorrow at half past two.")
+    call.caller("My name is Jane Citizen.")
+    read_back = call.caller("four seven five")
+    assert read_back.read_back and call.state.awaiting_confirmation
+    again = call._decide(f'Say exactly: "Sorry, the line dropped for a moment. {read_back.say}"')
+    assert again.verbatim and not again.calls
+    assert call.state.awaiting_confirmation  # still waiting for the yes
+    done = call.caller("Yes, that's right.")
+    assert done.calls and done.calls[0][0] == "book_appointment" and done.calls[0][1]["confirmed"] is True
