@@ -3,16 +3,24 @@ answered, and carried by the transcript batches (no signal of their own)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any, cast
 
 from prometheus_client import CollectorRegistry
 from temporalio.client import WorkflowHandle
 
+from infra.testing import isolated_settings
 from switchboard.messages import TurnBatch
 from switchboard.models import LatencySlices, Speaker, Turn
+from switchboard.tokens import sign_stream_token
+from tests.voice.tone_realtime import ToneRealtime, tone
+from tests.voice.twilio_driver import RecordingHooks, TwilioDriver, make_profile
 from voice.activity import WorkflowHooks
+from voice.conversation import ConversationResult, run_conversation
 from voice.latency import LatencyMeter
 from voice.live_latency import LiveLatency
+from voice.media_server import MediaServer, MediaStream
 from voice.metrics import VoiceMetrics
 
 MS = 1_000_000
@@ -79,3 +87,43 @@ async def test_hooks_send_the_slices_with_the_next_turns_and_observe_them() -> N
     assert batches[2].turns[0].first_audio_ms is None
     histogram = "switchboard_voice_turn_to_first_audio_seconds_sum"
     assert metrics.registry.get_sample_value(histogram, {"profile": "clinic_booking"}) == 0.82
+
+
+class StampingHooks(RecordingHooks):
+    """The converse hooks' latency half over a real conversation: slices in, turns stamped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = LiveLatency()
+
+    async def on_turn(self, turn: Turn) -> None:
+        await super().on_turn(self.live.stamp(turn))
+
+
+async def test_in_a_real_conversation_the_answer_carries_the_meters_first_audio_time(tmp_path: Path) -> None:
+    hooks = StampingHooks()
+    done: asyncio.Future[ConversationResult] = asyncio.get_running_loop().create_future()
+    async with ToneRealtime(reply_ms=600) as rt:
+        settings = isolated_settings(tmp_path, realtime_url=rt.url)
+
+        async def converse(stream: MediaStream) -> None:
+            profile = make_profile("end_call")
+            done.set_result(
+                await run_conversation(stream, profile, hooks, settings, on_slice=hooks.live.take)
+            )
+
+        async with MediaServer(settings, handler=converse):
+            secret = settings.stream_secret.get_secret_value()
+            d = TwilioDriver(
+                settings.public_voice_url, call_id="call-1", token=sign_stream_token("call-1", secret)
+            )
+            await d.connect()
+            await d.silence(100)
+            await d.play(tone(600, 220.0, 12000))
+            await d.silence(2500)  # the agent answers with a tone, which plays out
+            await d.hang_up()
+            result = await asyncio.wait_for(done, 20)
+    [measured] = result.latency.turn_to_first_audio_ms
+    answers = [t for t in hooks.turns if t.speaker == Speaker.AGENT]
+    assert answers and answers[0].first_audio_ms == measured
+    assert all(t.first_audio_ms is None for t in hooks.turns if t is not answers[0])
