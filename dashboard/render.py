@@ -10,6 +10,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard.live import Event, LiveCall
+from switchboard import budgets
+from switchboard.budgets import first_audio_grade, grade
 from switchboard.privacy import mask_phone
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -46,6 +48,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters |= {"mask": mask_phone, "masked": masked, "compact": _compact, "iso": _iso, "clock": _clock}
+    env.filters |= {"latency_grade": grade, "first_audio_grade": first_audio_grade}
+    env.globals["budget"] = budgets
     return env
 
 

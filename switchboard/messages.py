@@ -61,6 +61,9 @@ class StreamAttached(_Msg):
 
 class TurnBatch(_Msg):
     turns: list[Turn]
+    # The latency slices measured since the previous batch (they ride with the turns: no signal of
+    # their own); ``None`` when there are none, which keeps the usual batch small.
+    latency: LatencySlices | None = None
 
 
 class TelephonyEvent(_Msg):
@@ -301,3 +304,4 @@ class CallView(_Msg):
     escalation: str | None = None
     outcome: Outcome | None = None
     reconnecting: bool = False  # the agent's Realtime session dropped and a new one is being set up
+    latency: LatencySlices = Field(default_factory=LatencySlices)  # measured so far, live

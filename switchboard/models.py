@@ -187,6 +187,9 @@ class Turn(_Model):
     start_ms: int = Field(ge=0, description="On the media stream's clock.")
     end_ms: int | None = None
     interrupted: bool = False
+    # An agent turn that answered the caller: caller stops speaking → its first audio sent (the
+    # voice worker's measure, ``voice/latency.py``), so the live view can show it beside the turn.
+    first_audio_ms: float | None = None
 
 
 class Outcome(StrEnum):
@@ -215,6 +218,14 @@ class LatencySlices(_Model):
     goodbye_heard_to_hangup_ms: list[float] = Field(default_factory=list)
     # A Realtime session lost (dropped, expired): the failure → the agent's first audio after it.
     realtime_gap_ms: list[float] = Field(default_factory=list)
+
+    def extend(self, more: LatencySlices) -> None:
+        """Add ``more``'s measurements after these."""
+        for name in type(self).model_fields:
+            getattr(self, name).extend(getattr(more, name))
+
+    def empty(self) -> bool:
+        return not any(getattr(self, name) for name in type(self).model_fields)
 
 
 class CallSummary(_Model):

@@ -38,6 +38,7 @@ from switchboard.messages import (
 )
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
 from voice.conversation import ConversationCancelled, ConversationResult, run_conversation
+from voice.live_latency import LiveLatency
 from voice.media_server import StreamBroker
 from voice.metrics import VoiceMetrics
 
@@ -62,22 +63,32 @@ class WorkflowHooks:
         self.handle = handle
         self.metrics, self.profile = metrics, profile
         self._turns: list[Turn] = []
+        self.latency = LiveLatency()
+        self._observe = metrics.slice_sink(profile) if metrics is not None else None
         self._flush_lock = asyncio.Lock()
         self.last_caller_text = ""
 
+    def on_slice(self, field: str, ms: float) -> None:
+        """A latency slice as the meter takes it: to the histograms, and with the next turns to the workflow."""
+        self.latency.take(field, ms)
+        if self._observe is not None:
+            self._observe(field, ms)
+
     async def on_turn(self, turn: Turn) -> None:
+        turn = self.latency.stamp(turn)
         if turn.speaker == Speaker.CALLER:
             self.last_caller_text = turn.text
         self._turns.append(turn)
         await self.flush()
 
     async def flush(self) -> None:
-        """Send queued turns as one signal; turns that arrive meanwhile go in the next batch."""
+        """Send queued turns (and the slices measured since) as one signal; turns that arrive
+        meanwhile go in the next batch."""
         async with self._flush_lock:
             if not self._turns:
                 return
             batch, self._turns = self._turns, []
-            await self.handle.signal("add_turns", TurnBatch(turns=batch))
+            await self.handle.signal("add_turns", TurnBatch(turns=batch, latency=self.latency.drain()))
 
     async def on_tool_call(self, call: ToolCall, cancelled: bool) -> ToolResult:
         outcome = "failed"  # unless the workflow answered: an unreachable tool is a failed one
@@ -169,7 +180,7 @@ class VoiceActivities:
         try:
             result = await run_conversation(
                 stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands,
-                on_slice=metrics.slice_sink(profile) if metrics is not None else None,
+                on_slice=hooks.on_slice,
             )  # fmt: skip
         except ConversationCancelled as cancelled:
             if metrics is not None:

@@ -96,6 +96,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         self.voicemail = False
         self.max_length_cut = False
         self.realtime_sessions: list[RealtimeSession] = []
+        self.latency = LatencySlices()  # as the voice worker measures it, live; its final set at the end
         self.command: ConversationCommand | None = None
         self.request: CallRequest | None = None
         self.started_at: datetime | None = None
@@ -124,6 +125,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
 
         self._set_status(CallStatus.DISCLOSURE)
         result = await self._converse(self.stream.host)
+        self.latency = result.latency if not result.latency.empty() else self.latency
         self._set_status(CallStatus.WRAP_UP)
         if self.escalation is not None and not self.transferred and result.end_reason == EndReason.TRANSFER:
             await self._transfer()
@@ -335,6 +337,8 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
     @workflow.signal
     def add_turns(self, batch: TurnBatch) -> None:
         self.transcript.extend(batch.turns)
+        if batch.latency is not None:
+            self.latency.extend(batch.latency)
 
     @workflow.signal
     def telephony_event(self, event: TelephonyEvent) -> None:
@@ -387,6 +391,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             pending_approvals=list(self.pending_approvals.values()),
             whispers=len(self.whispers),
             reconnecting=bool(self.realtime_sessions) and self.realtime_sessions[-1].kind == "dropped",
+            latency=self.latency,
         )
 
     def _other_party(self) -> str:

@@ -38,6 +38,9 @@
       const head = card.querySelector(".head");
       head.innerHTML = d.html;
       card.classList.toggle("escalated", !!head.querySelector(".escalation, .approval"));
+      const grade = head.querySelector(".latency")?.dataset.grade;
+      card.classList.toggle("latency-amber", grade === "amber");
+      card.classList.toggle("latency-red", grade === "red");
     },
     turns: (d) => {
       const card = document.getElementById("call-" + d.call_id);

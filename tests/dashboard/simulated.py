@@ -32,7 +32,7 @@ from switchboard.messages import (
     TransferProgress,
     TurnBatch,
 )
-from switchboard.models import CallOutcome, CallRequest, Direction, Speaker, Turn
+from switchboard.models import CallOutcome, CallRequest, Direction, LatencySlices, Speaker, Turn
 from voice.audio import write_wav
 from workflows.call import CallWorkflow
 from workflows.worker import build_worker
@@ -54,10 +54,18 @@ class SimulatedCall:
     transfers: list[TransferInput] = field(default_factory=list)
     clock_ms: int = 0
 
-    async def say(self, speaker: Speaker, text: str) -> None:
+    async def say(self, speaker: Speaker, text: str, first_audio_ms: float | None = None) -> None:
+        """A turn, as the voice worker sends it: an answer with its first-audio time, if given."""
         self.clock_ms += 2500
-        turn = Turn(speaker=speaker, text=text, start_ms=self.clock_ms, end_ms=self.clock_ms + 2000)
-        await self.handle.signal(CallWorkflow.add_turns, TurnBatch(turns=[turn]))
+        turn = Turn(
+            speaker=speaker,
+            text=text,
+            start_ms=self.clock_ms,
+            end_ms=self.clock_ms + 2000,
+            first_audio_ms=first_audio_ms,
+        )
+        slices = LatencySlices(turn_to_first_audio_ms=[first_audio_ms]) if first_audio_ms else None
+        await self.handle.signal(CallWorkflow.add_turns, TurnBatch(turns=[turn], latency=slices))
 
     async def finish(self, reason: EndReason = EndReason.AGENT_ENDED) -> CallOutcome:
         if not self.end.done():

@@ -85,9 +85,12 @@ async def test_live_call_transcript_approval_whisper_and_take_over(
         ]
         transcript = card.locator(".transcript li")
         for n, (speaker, text) in enumerate(lines, start=1):
-            await call.say(speaker, text)
+            await call.say(speaker, text, first_audio_ms=912.0 if n == 3 else None)  # the answer was slow
             await transcript.nth(n - 1).wait_for()
             assert await transcript.count() == n
+        # Its first-audio time beside it, and the card amber: over the 700 ms budget.
+        assert await transcript.nth(2).locator(".first-audio.amber").inner_text() == "912 ms"
+        await page.locator(f"#call-{call.call_id}.latency-amber").wait_for()
         assert "0412•••••678" in await transcript.nth(3).inner_text()
         assert "345" not in await card.inner_text()  # personal data masked
 
