@@ -6,6 +6,10 @@ connected client, reused by every warm invocation. Each call has a hard deadline
 API Gateway's 30 s, and a Temporal that cannot be reached becomes ``TemporalUnavailable`` (the
 routes answer 503 with ``Retry-After``) instead of a hung or half-done request.
 
+A handler that starts or signals a workflow does it inside :func:`traced`: an OpenTelemetry span
+whose parent is the invocation's X-Ray segment (the trace id is X-Ray's), so the workflow's spans,
+made by the client's tracing interceptor, continue the same trace (see ``switchboard/tracing.py``).
+
 Secrets come from Secrets Manager by ARN (``*_SECRET_ARN``; cached 5 minutes, so a rotation is
 picked up) and fall back to the plain local setting when no ARN is configured.
 """
@@ -14,16 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from opentelemetry import context as otel_context
+from opentelemetry.util.types import AttributeValue
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from switchboard import aws
+from switchboard import aws, tracing
 from switchboard.config import Settings, get_settings
 from switchboard.people import NotAPhoneNumber, person_id
 from switchboard.temporal import connect_client, person_keys
@@ -109,3 +116,22 @@ def assign_person(settings: Settings, scope: str, number: str) -> bool:
         return False
     person_keys(settings).assign(scope, person)
     return True
+
+
+@contextmanager
+def traced(
+    settings: Settings, name: str, attributes: dict[str, AttributeValue] | None = None
+) -> Iterator[None]:
+    """A span around a handler's Temporal work, under the invocation's X-Ray trace when there is one
+    (its id recorded as ``aws.xray.trace_id``), exported before the handler returns."""
+    tracing.install(settings)
+    parent, xray_id = tracing.xray_context()
+    token = otel_context.attach(parent) if parent is not None else None
+    try:
+        extra = {"aws.xray.trace_id": xray_id} if xray_id else {}
+        with tracing.span(name, {**(attributes or {}), **extra}):
+            yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+        tracing.flush()

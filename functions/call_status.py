@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret
+from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, secret, traced
 from functions._twilio import signed_params
 from functions._twilio import workflow_id as webhook_workflow
 from functions.transfer import TransferRoutes
@@ -63,7 +63,8 @@ def deliver(workflow_id: str, event: TelephonyEvent) -> bool:
             raise
         return True
 
-    return temporal.run(signal)
+    with traced(settings, "call_status", {"workflow_id": workflow_id, "status": event.status}):
+        return temporal.run(signal)
 
 
 @app.post("/twilio/status")

@@ -31,7 +31,14 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from functions._forms import read_form
-from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, assign_person, secret
+from functions._runtime import (
+    RETRY_AFTER_S,
+    TemporalRuntime,
+    TemporalUnavailable,
+    assign_person,
+    secret,
+    traced,
+)
 from switchboard.calendar import PRESETS
 from switchboard.config import get_settings
 from switchboard.messages import CallbackPolicy, CallbackRequest
@@ -83,7 +90,8 @@ def schedule(lead: Lead) -> bool:
         return bool(response is None or response.started)
 
     assign_person(settings, f"callback-{lead.submission_id}", lead.phone)
-    return temporal.run(start)
+    with traced(settings, "form_submitted", {"call_id": f"callback-{lead.submission_id}"}):
+        return temporal.run(start)
 
 
 @app.post("/callbacks")

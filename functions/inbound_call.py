@@ -23,7 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from twilio.twiml.voice_response import VoiceResponse
 
-from functions._runtime import TemporalRuntime, TemporalUnavailable, assign_person, secret
+from functions._runtime import TemporalRuntime, TemporalUnavailable, assign_person, secret, traced
 from functions._twilio import signed_params, twiml_response
 from switchboard.config import get_settings
 from switchboard.models import CallRequest, Direction
@@ -65,7 +65,8 @@ def start_call(request: CallRequest) -> None:
             )
 
     assign_person(settings, request.call_id, request.from_number)
-    temporal.run(start)
+    with traced(settings, "inbound_call", {"call_id": request.call_id}):
+        temporal.run(start)
 
 
 @app.post("/twilio/voice")

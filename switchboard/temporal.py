@@ -4,7 +4,9 @@ and Cloud auth by config.
 ``connect_client`` is the only place a ``Client`` is built, and ``data_converter`` the only place
 a converter is: workers, the voice worker, the Lambdas, the dashboard, the CLI, the evals and the
 replay tests all get pydantic payloads encrypted by ``switchboard.codec.EnvelopeCodec``, with
-failure messages and stack traces encrypted too (they can quote a caller).
+failure messages and stack traces encrypted too (they can quote a caller), and the tracing
+interceptor (``switchboard.tracing``) that carries a call's one trace through every start, signal,
+Update and activity; workers built on the client inherit it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from temporalio.converter import (
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RetryConfig
 
-from switchboard import aws
+from switchboard import aws, tracing
 from switchboard.codec import EnvelopeCodec, KeySource, KmsKeys
 from switchboard.config import Settings, get_settings
 from switchboard.people import PersonKeys
@@ -150,6 +152,7 @@ async def connect_client(
     api_key = s.temporal_api_key.get_secret_value() if s.temporal_api_key else None
     retry = RetryConfig(max_retries=2, max_elapsed_time_millis=2000) if fail_fast else RetryConfig()
     converter = data_converter(s, keys=keys)
+    tracing.install(s)  # once per process; the interceptor below puts its context in every header
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -161,6 +164,7 @@ async def connect_client(
                 data_converter=converter,
                 retry_config=retry,
                 runtime=runtime,
+                interceptors=tracing.interceptor(),
             )
         except RuntimeError:
             if time.monotonic() >= deadline:

@@ -5,7 +5,9 @@ The replayer decodes through the same converter and payload codec as every clien
 recorded before the codec hold plain JSON payloads and replay as they are;
 ``*encrypted*.json`` were recorded encrypted under the test key of ``tests/support/keys.py``
 (re-recorded fixtures are too: with ``SWITCHBOARD_EXPORT_HISTORIES=1`` the ``temporal_client``
-fixture encrypts under that key)."""
+fixture encrypts under that key). The workers run with the tracing interceptor, so the replayer
+does too, over histories recorded without trace headers and one recorded with them
+(``test_one_call_is_one_trace_nested_and_without_personal_data``)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from switchboard import tracing
 from switchboard.codec import ENCODING
 from switchboard.temporal import data_converter
 from tests.support.keys import TEST_KEYS
@@ -30,7 +33,11 @@ def test_there_are_histories_to_replay() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=list(workflow_classes()), data_converter=data_converter(keys=TEST_KEYS))
+    replayer = Replayer(
+        workflows=list(workflow_classes()),
+        data_converter=data_converter(keys=TEST_KEYS),
+        interceptors=tracing.interceptor(),
+    )
     await replayer.replay_workflow(history)
 
 

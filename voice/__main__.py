@@ -12,6 +12,7 @@ import logging
 from temporalio.worker import Worker
 
 from activities.recordings import RecordingActivities
+from switchboard import tracing
 from switchboard.config import Settings, get_settings
 from switchboard.readiness import mark_ready
 from switchboard.temporal import connect_client, metrics_runtime
@@ -23,6 +24,7 @@ from voice.serve import run, serve, settle_heap
 
 async def main(settings: Settings | None = None) -> None:
     s = settings or get_settings()
+    tracing.install(s, "voice-worker")
     client = await connect_client(s, wait_s=60, runtime=metrics_runtime(s, s.ports.voice_sdk_metrics))
     metrics = VoiceMetrics()
     activities = VoiceActivities(client, s, metrics)

@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from switchboard.config import Settings
 from switchboard.costs import TokenUsage
 from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
+from switchboard.tracing import span
 from voice.actions import (
     Action,
     CloseStream,
@@ -301,7 +302,13 @@ class _Conversation:
 
     def _turn(self, action: EmitTurn, t: int) -> None:
         self.log.turn(action.turn)
-        self._hook(lambda: self.hooks.on_turn(action.turn))
+        self._hook(lambda: self._deliver_turn(action.turn))
+
+    async def _deliver_turn(self, turn: Turn) -> None:
+        """A span per turn (its speaker and times on the stream's clock, never its words)."""
+        times = {"start_ms": turn.start_ms, "end_ms": turn.end_ms if turn.end_ms is not None else -1}
+        with span("turn", {"speaker": str(turn.speaker), "interrupted": turn.interrupted, **times}):
+            await self.hooks.on_turn(turn)
 
     def _tool_requested(self, action: ToolCallRequested, t: int) -> None:
         self.log.tool_call(action.call)
@@ -325,19 +332,22 @@ class _Conversation:
         self._finish("transfer", to)
 
     async def _run_tool(self, call: ToolCall, cancelled: bool) -> None:
-        try:
-            result = await self.hooks.on_tool_call(call, cancelled)
-        except Exception as exc:
-            log.warning("tool hook failed for %s: %s", call.name, type(exc).__name__)
-            result = ToolResult(
-                call_id=call.call_id, name=call.name, ok=False, error="the tool is unavailable"
-            )
-        self.log.tool_result(result)
-        actions = self.bridge.on_tool_result(result, cancelled=cancelled, response_id=call.response_id)
-        try:
-            await self._perform(actions, time.perf_counter_ns())
-        except (ConnectionClosed, RealtimeError) as exc:
-            self._finish("stream_error", error=type(exc).__name__)
+        """One tool round trip, in its span: the workflow's Update, then the result to the model."""
+        with span("tool", {"tool": call.name, "cancelled": cancelled}) as current:
+            try:
+                result = await self.hooks.on_tool_call(call, cancelled)
+            except Exception as exc:
+                log.warning("tool hook failed for %s: %s", call.name, type(exc).__name__)
+                result = ToolResult(
+                    call_id=call.call_id, name=call.name, ok=False, error="the tool is unavailable"
+                )
+            current.set_attribute("ok", result.ok)
+            self.log.tool_result(result)
+            actions = self.bridge.on_tool_result(result, cancelled=cancelled, response_id=call.response_id)
+            try:
+                await self._perform(actions, time.perf_counter_ns())
+            except (ConnectionClosed, RealtimeError) as exc:
+                self._finish("stream_error", error=type(exc).__name__)
 
     def _notify(self, action: Notify, t: int) -> None:
         if action.name == "end_intent":

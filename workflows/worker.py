@@ -23,6 +23,7 @@ from activities.contact import ContactActivities, FileDoNotCall
 from activities.delivery import DeliveryActivities
 from activities.summary import SummaryActivities
 from activities.telephony import TelephonyActivities
+from switchboard import tracing
 from switchboard.config import Settings, get_settings
 from switchboard.telephony import twilio_client
 from switchboard.temporal import connect_client, metrics_runtime
@@ -71,6 +72,7 @@ async def main(settings: Settings | None = None) -> None:
     from switchboard.readiness import mark_ready
 
     s = settings or get_settings()
+    tracing.install(s, "workflow-worker")
     runtime = metrics_runtime(s, s.ports.worker_sdk_metrics)
     client = await connect_client(s, wait_s=60, runtime=runtime)
     async with build_worker(client, s):

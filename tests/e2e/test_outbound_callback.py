@@ -1,6 +1,7 @@
 """The callback path end to end: a signed web form → 202 → OutboundCallbackWorkflow → dial through
 the twilio SDK → the simulated lead answers → conversation with the engine → outcome. A duplicate
-form starts nothing new. (The same path `make demo` shows.)"""
+form starts nothing new. (The same path `make demo` shows.) The call is one trace across the
+stack's processes, read from the files they write."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from infra.phone.client import SimClient
 from infra.stack import Stack
 from switchboard.config import Settings
 from switchboard.models import Outcome
+from tests.support.traces import SpanRecord, ancestors, from_files, orphans, personal_data, tree
 from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
 
@@ -47,3 +49,50 @@ async def test_form_is_called_back_and_qualified(
     )
     dialled = [c for c in await sim.calls() if c["to"] == LEAD_PHONE]
     assert len(dialled) == 1  # one form, one retry of it, one call
+    await one_trace(
+        settings,
+        accepted["call_id"],
+        [LEAD_PHONE, "Alex Demo", "rooftop solar", *(t.text for t in call.transcript)],
+    )
+
+
+async def one_trace(settings: Settings, call_id: str, personal: list[str]) -> None:
+    """The call's spans, written by every process of the stack under ``<home>/traces/``: one trace
+    from the form's Lambda to the delivery, every parent present, no personal data in attributes."""
+    expected = {
+        "form_submitted",
+        "StartWorkflow:OutboundCallbackWorkflow",
+        "RunActivity:check_do_not_call",
+        "StartChildWorkflow:CallWorkflow",
+        "RunActivity:dial",
+        "RunActivity:converse",
+        "turn",
+        "tool",
+        "HandleUpdate:run_tool",
+        "RunActivity:run_tool",
+        "RunActivity:archive_recording",
+        "RunActivity:summarise",
+        "RunActivity:deliver",
+        "CompleteWorkflow:OutboundCallbackWorkflow",
+    }
+    spans: list[SpanRecord] = []
+    for _ in range(50):  # the last spans are written as the workers finish their tasks
+        everything = from_files(settings.home / "traces")
+        ids = {s.trace_id for s in everything if s.name == "RunWorkflow:OutboundCallbackWorkflow"}
+        roots = [
+            s for s in everything if s.name == "form_submitted" and s.attributes.get("call_id") == call_id
+        ]
+        spans = [s for s in everything for r in roots if s.trace_id == r.trace_id and r.trace_id in ids]
+        if expected <= {s.name for s in spans}:
+            break
+        await asyncio.sleep(0.1)
+    drawn = tree(spans)
+    assert expected <= {s.name for s in spans}, f"missing {expected - {s.name for s in spans}} in\n{drawn}"
+    assert not orphans(spans), drawn
+    assert len({s.service for s in spans}) >= 3, drawn  # the form's Lambda, the workflow and voice workers
+    for s in spans:
+        chain = ancestors(spans, s)
+        assert s.name == "form_submitted" or chain[-1] == "form_submitted", drawn
+        if s.name in ("turn", "tool"):
+            assert chain[0] == "RunActivity:converse" and "StartChildWorkflow:CallWorkflow" in chain, drawn
+    assert not personal_data(spans, personal), drawn
