@@ -118,6 +118,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_codec
 	$(VENV)/bin/python -m bench.bench_codec_updates
 	$(VENV)/bin/python -m bench.bench_reconnect
+	$(VENV)/bin/python -m bench.bench_observability
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

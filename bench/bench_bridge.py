@@ -89,17 +89,27 @@ def _load() -> list[float]:
 
 
 def _server_main(
-    settings: Settings, pipe: Connection, profile_path: str | None, uvloop: bool, tls: TlsFiles | None
+    settings: Settings,
+    pipe: Connection,
+    profile_path: str | None,
+    uvloop: bool,
+    tls: TlsFiles | None,
+    observe: bool = False,
 ) -> None:
     from voice.serve import run
 
     if tls is not None:  # the voice worker trusts the stand-in's CA as it trusts OpenAI's: by default
         os.environ["SSL_CERT_FILE"] = tls.ca
+    os.environ["OTEL_SDK_DISABLED"] = "false" if observe else "true"
     pin(0)
-    run(_serve(settings, pipe, profile_path), use_uvloop=uvloop)
+    run(_serve(settings, pipe, profile_path, observe), use_uvloop=uvloop)
 
 
-async def _serve(settings: Settings, pipe: Connection, profile_path: str | None) -> None:
+async def _serve(
+    settings: Settings, pipe: Connection, profile_path: str | None, observe: bool = False
+) -> None:
+    """The media server; with ``observe``, as the voice worker runs it: its Prometheus metrics
+    (scraped every 15 s, Prometheus's default) and its OpenTelemetry spans (to a file)."""
     import cProfile
 
     from tests.voice.twilio_driver import RecordingHooks, make_profile
@@ -115,15 +125,34 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
     def probe(kind: str, ns: int) -> None:
         samples[kind].append(ns)
 
+    metrics = None
+    if observe:
+        from switchboard import tracing
+        from voice.metrics import VoiceMetrics
+
+        tracing.install(settings, "voice-bench")
+        metrics = VoiceMetrics()
+
     async def handler(stream: MediaStream) -> None:
         path = Path(settings.home) / "rec" / f"{stream.call_id}.wav"
-        results.append(
-            await run_conversation(
-                stream, profile, RecordingHooks(), settings, recording_path=path, frame_probe=probe
-            )
+        sink = metrics.slice_sink(profile.name) if metrics is not None else None
+        result = await run_conversation(
+            stream, profile, RecordingHooks(), settings, recording_path=path, frame_probe=probe, on_slice=sink
         )
+        if metrics is not None:
+            metrics.call_ended(profile.name, result)
+        results.append(result)
+
+    async def scrape() -> None:
+        assert metrics is not None
+        while True:
+            await asyncio.sleep(15.0)
+            metrics.exposition()
 
     lag_task = asyncio.ensure_future(loop_lag(samples["loop_lag"]))
+    watchers = (
+        [asyncio.ensure_future(metrics.watch_loop_lag()), asyncio.ensure_future(scrape())] if metrics else []
+    )
     commands = command_queue(pipe)
     async with MediaServer(settings, handler=handler):
         settle_heap()
@@ -155,6 +184,8 @@ async def _serve(settings: Settings, pipe: Connection, profile_path: str | None)
                     }
                 )
     lag_task.cancel()
+    for task in watchers:
+        task.cancel()
 
 
 # -- the Realtime stand-in process (core 1) --------------------------------------------------------

@@ -227,6 +227,12 @@ async def run_demo(settings: Settings, console: Console) -> int:
     summary.get("fields", {}).pop("transcript_excerpt", None)
     console.print(Panel(json.dumps(summary, indent=2), title=f"outcome: {outcome.outcome.value}"))
     console.print(latency_table(outcome))
+    usage, cost = outcome.usage, outcome.cost
+    if cost is not None:
+        console.print(
+            f"cost: {usage.total_tokens:,} Realtime tokens ({usage.responses} responses) → ${cost.model_usd}"
+            f" model + ${cost.phone_usd} phone ({cost.phone_minutes} min) = [bold]${cost.total_usd}[/]"
+        )
     if outcome.recording_key:
         console.print(f"recording: s3://{settings.recordings_bucket}/{outcome.recording_key} (SSE-KMS)")
         console.print(f"  play it: [bold]switchboard recording {call_id}[/] (writes a WAV you can open)")

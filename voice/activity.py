@@ -184,7 +184,7 @@ class VoiceActivities:
             )  # fmt: skip
         except ConversationCancelled as cancelled:
             if metrics is not None:
-                metrics.call_ended(profile, cancelled.result)
+                metrics.call_ended(profile, cancelled.result, self.settings.prices)
             await hooks.flush()
             log.info("conversation cancelled after %.1f s", cancelled.result.duration_s)
             raise
@@ -193,7 +193,7 @@ class VoiceActivities:
             beat.cancel()
             stream.release()
         if metrics is not None:
-            metrics.call_ended(profile, result)
+            metrics.call_ended(profile, result, self.settings.prices)
         await hooks.flush()
         return _to_result(result)
 

@@ -37,6 +37,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from switchboard.costs import PriceTable, model_cost
 from switchboard.models import LatencySlices
 
 if TYPE_CHECKING:
@@ -137,6 +138,18 @@ class VoiceMetrics:
         self.recording_bytes = Counter(
             f"{p}recording_bytes", "Recording bytes shipped to S3 (verified uploads).", registry=r
         )
+        self.realtime_tokens = Counter(
+            f"{p}realtime_tokens",
+            "Realtime model tokens of ended calls, by kind (cached ones are part of the input ones).",
+            ["profile", "kind"],
+            registry=r,
+        )
+        self.model_cost = Counter(
+            f"{p}model_cost_usd",
+            "What ended calls' Realtime tokens cost, in US dollars, at the configured price table.",
+            ["profile"],
+            registry=r,
+        )
         self.loop_lag = Histogram(
             f"{p}loop_lag_seconds",
             "How late the event loop ran a timer: the wait a frame has before it is read.",
@@ -194,9 +207,23 @@ class VoiceMetrics:
         """A tool call's ``outcome``: ok, failed or rejected."""
         self.tool_calls.labels(label_value(profile), label_value(tool), outcome).inc()
 
-    def call_ended(self, profile: str, result: ConversationResult) -> None:
+    def call_ended(self, profile: str, result: ConversationResult, prices: PriceTable | None = None) -> None:
         """A conversation's totals, added once when it ends (cancelled ones too)."""
         self.calls.labels(label_value(profile), result.end_reason).inc()
+        usage = result.usage
+        for kind in (
+            "input_text",
+            "input_audio",
+            "cached_text",
+            "cached_audio",
+            "output_text",
+            "output_audio",
+        ):
+            count = getattr(usage, kind)
+            if count:
+                self.realtime_tokens.labels(label_value(profile), kind).inc(count)
+        if usage.responses:
+            self.model_cost.labels(label_value(profile)).inc(float(model_cost(usage, prices or PriceTable())))
         self.frames.labels("in").inc(result.frames_in)
         self.frames.labels("out").inc(result.frames_out)
         self.malformed_frames.inc(result.malformed_frames)

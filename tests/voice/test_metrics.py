@@ -174,3 +174,18 @@ async def test_metrics_page_counts_streams_and_shows_a_conversations_latency(set
     assert "switchboard_voice_live_calls 0.0" in after
     assert "process_cpu_seconds_total" in after
     assert "call-1" not in after and "call-2" not in after
+
+
+def test_an_ended_calls_tokens_and_their_cost_are_counted() -> None:
+    from switchboard.costs import PriceTable, TokenUsage
+
+    m = VoiceMetrics(process=False)
+    usage = TokenUsage(responses=3, input_audio=1000, cached_audio=400, output_audio=500)
+    m.call_ended(
+        "clinic", ConversationResult(call_id="c", end_reason="agent_ended", usage=usage), PriceTable()
+    )
+    text = m.exposition().decode()
+    assert 'switchboard_voice_realtime_tokens_total{kind="input_audio",profile="clinic"} 1000.0' in text
+    assert 'switchboard_voice_realtime_tokens_total{kind="output_audio",profile="clinic"} 500.0' in text
+    # 600 uncached audio in at $32/M, 400 cached at $0.40/M, 500 out at $64/M = $0.05136
+    assert 'switchboard_voice_model_cost_usd_total{profile="clinic"} 0.05136' in text
