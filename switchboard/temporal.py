@@ -19,6 +19,7 @@ import time
 from typing import Self
 
 from temporalio.client import Client
+from temporalio.common import HeaderCodecBehavior
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
@@ -165,6 +166,9 @@ async def connect_client(
                 retry_config=retry,
                 runtime=runtime,
                 interceptors=tracing.interceptor(),
+                # Headers through the codec too: the trace context rides in them, and nothing the
+                # server keeps is left in plain text (tests/workflows/test_privacy.py).
+                header_codec_behavior=HeaderCodecBehavior.CODEC,
             )
         except RuntimeError:
             if time.monotonic() >= deadline:

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest_asyncio
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Header, Payload
 from temporalio.client import Client
 
 from infra.phone.client import SimClient
@@ -166,7 +166,21 @@ async def test_booking_call_end_to_end(
     for personal in (CALLER, CALLER.removeprefix("+"), "0412345678", "Jane Citizen", "Citizen"):
         assert personal not in shown, personal
     raw = await e2e_client.get_workflow_handle(f"call-{sid}").fetch_history()
-    sealed = [m for e in raw.events for m in messages(e) if isinstance(m, Payload) and is_encrypted(m)]
+    # Headers hold only the trace context (sealed under the shared keys): the call's data is elsewhere.
+    in_headers = {
+        m.SerializeToString()
+        for e in raw.events
+        for h in messages(e)
+        if isinstance(h, Header)
+        for m in messages(h)
+        if isinstance(m, Payload)
+    }
+    sealed = [
+        m
+        for e in raw.events
+        for m in messages(e)
+        if isinstance(m, Payload) and is_encrypted(m) and m.SerializeToString() not in in_headers
+    ]
     under = {m.metadata.get(META_PERSON_KEY, b"shared") for m in sealed}
     assert len(sealed) > 10 and len(under) == 1 and b"shared" not in under, under
     key_id, scopes, recordings = person_keys(settings).holdings(person_id(CALLER, "local-person-pepper"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Header, Payload
 from temporalio.client import Client
 
 from cli.forget import erasable_kinds, forget
@@ -43,7 +43,21 @@ OTHER, OTHER_NAME, OTHER_MOBILE = "+61400111222", "Sam Other", "0400111222"
 async def person_keyed(client: Client, call_id: str) -> tuple[str, list[Payload]]:
     """The key id a call's payloads are sealed under, and those payloads (raw, as stored)."""
     raw = await client.get_workflow_handle(call_id).fetch_history()
-    sealed = [m for e in raw.events for m in messages(e) if isinstance(m, Payload) and is_encrypted(m)]
+    # Headers carry only the trace context (sealed under the shared keys, like every header).
+    in_headers = {
+        m.SerializeToString()
+        for e in raw.events
+        for h in messages(e)
+        if isinstance(h, Header)
+        for m in messages(h)
+        if isinstance(m, Payload)
+    }
+    sealed = [
+        m
+        for e in raw.events
+        for m in messages(e)
+        if isinstance(m, Payload) and is_encrypted(m) and m.SerializeToString() not in in_headers
+    ]
     keyed = [p for p in sealed if p.metadata.get(META_PERSON_KEY)]
     assert keyed and len(keyed) == len(sealed), (
         f"{len(sealed) - len(keyed)} payloads not under the caller's key"
