@@ -74,6 +74,7 @@ async def query(http: httpx.AsyncClient, base: str, promql: str) -> list[dict[st
     return result
 
 
+@pytest.mark.slow  # make evals: make test keeps the 15-minute budget
 async def test_a_live_call_shows_on_metrics_and_prometheus_has_the_series(
     e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient, prom: str
 ) -> None:

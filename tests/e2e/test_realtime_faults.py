@@ -37,6 +37,7 @@ async def realtime_events(client: Client, call_id: str) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow  # make evals: make test keeps the 15-minute budget
 async def test_a_booking_call_survives_an_abrupt_realtime_drop(
     e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
 ) -> None:

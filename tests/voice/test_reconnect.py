@@ -114,6 +114,7 @@ async def test_a_drop_while_the_agent_speaks_cuts_what_was_heard_and_carries_on(
     assert cut, "the cut agent turn is not in the transcript"
 
 
+@pytest.mark.slow  # make evals: make test keeps the 15-minute budget
 async def test_a_drop_mid_sentence_loses_none_of_the_callers_words(tmp_path: Path) -> None:
     async with call(tmp_path) as c:
         await c.driver.play(tone(400, 220.0, 12000))
@@ -166,6 +167,7 @@ async def test_a_tool_call_running_at_the_drop_runs_once_and_its_output_reaches_
     assert second.requested and second.out_bytes > 0  # the agent spoke to the output
 
 
+@pytest.mark.slow  # make evals: make test keeps the 15-minute budget
 async def test_session_expired_is_replaced_like_a_drop(tmp_path: Path) -> None:
     async with call(tmp_path) as c:
         await c.driver.play(tone(500, 220.0, 12000))
@@ -201,6 +203,7 @@ async def test_when_every_reconnect_is_refused_a_person_takes_the_call(
     assert result.end_reason == "transfer" and result.transfer_to == "+61255550199"
 
 
+@pytest.mark.slow  # make evals: make test keeps the 15-minute budget
 async def test_a_session_near_its_cap_is_rolled_over_at_a_quiet_moment(tmp_path: Path) -> None:
     async with call(tmp_path, realtime_session_cap_s=4.0, realtime_rollover_before_s=2.0) as c:
         await c.driver.play(tone(500, 220.0, 12000))  # a turn answered by the first session
