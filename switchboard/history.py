@@ -14,7 +14,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Header, Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -22,6 +22,7 @@ from temporalio.converter import PayloadCodec
 
 _PAYLOAD = Payload.DESCRIPTOR.full_name
 _FAILURE = Failure.DESCRIPTOR.full_name
+_HEADER = Header.DESCRIPTOR.full_name
 
 
 def messages(message: Message) -> Iterator[Message]:
@@ -40,6 +41,24 @@ def messages(message: Message) -> Iterator[Message]:
                 yield from messages(item)
         else:
             yield from messages(value)
+
+
+def data_payloads(history: WorkflowHistory) -> list[Payload]:
+    """Every payload of ``history`` except those in headers (the trace context): the call's data."""
+    in_headers = {
+        m.SerializeToString()
+        for e in history.events
+        for h in messages(e)
+        if h.DESCRIPTOR.full_name == _HEADER
+        for m in messages(h)
+        if m.DESCRIPTOR.full_name == _PAYLOAD
+    }
+    return [
+        m  # type: ignore[misc]
+        for e in history.events
+        for m in messages(e)
+        if m.DESCRIPTOR.full_name == _PAYLOAD and m.SerializeToString() not in in_headers
+    ]
 
 
 async def _decode_in_place(events: Iterable[Message], codec: PayloadCodec) -> None:

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest_asyncio
-from temporalio.api.common.v1 import Header, Payload
 from temporalio.client import Client
 
 from infra.phone.client import SimClient
@@ -21,7 +20,7 @@ from switchboard import aws
 from switchboard.audit import fetch_timeline
 from switchboard.codec import META_PERSON_KEY, is_encrypted
 from switchboard.config import Settings
-from switchboard.history import messages
+from switchboard.history import data_payloads
 from switchboard.models import CallOutcome, Outcome
 from switchboard.people import person_id
 from switchboard.temporal import person_keys
@@ -167,20 +166,7 @@ async def test_booking_call_end_to_end(
         assert personal not in shown, personal
     raw = await e2e_client.get_workflow_handle(f"call-{sid}").fetch_history()
     # Headers hold only the trace context (sealed under the shared keys): the call's data is elsewhere.
-    in_headers = {
-        m.SerializeToString()
-        for e in raw.events
-        for h in messages(e)
-        if isinstance(h, Header)
-        for m in messages(h)
-        if isinstance(m, Payload)
-    }
-    sealed = [
-        m
-        for e in raw.events
-        for m in messages(e)
-        if isinstance(m, Payload) and is_encrypted(m) and m.SerializeToString() not in in_headers
-    ]
+    sealed = [m for m in data_payloads(raw) if is_encrypted(m)]
     under = {m.metadata.get(META_PERSON_KEY, b"shared") for m in sealed}
     assert len(sealed) > 10 and len(under) == 1 and b"shared" not in under, under
     key_id, scopes, recordings = person_keys(settings).holdings(person_id(CALLER, "local-person-pepper"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from temporalio.api.common.v1 import Header, Payload
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from cli.forget import erasable_kinds, forget
@@ -29,7 +29,7 @@ from switchboard import aws
 from switchboard.audit import fetch_timeline
 from switchboard.codec import META_PERSON_KEY, EnvelopeCodec, KmsKeys, PayloadErased, is_encrypted
 from switchboard.config import Settings
-from switchboard.history import messages
+from switchboard.history import data_payloads
 from switchboard.models import CallOutcome
 from switchboard.people import person_id
 from switchboard.temporal import connect_client, person_keys
@@ -44,20 +44,7 @@ async def person_keyed(client: Client, call_id: str) -> tuple[str, list[Payload]
     """The key id a call's payloads are sealed under, and those payloads (raw, as stored)."""
     raw = await client.get_workflow_handle(call_id).fetch_history()
     # Headers carry only the trace context (sealed under the shared keys, like every header).
-    in_headers = {
-        m.SerializeToString()
-        for e in raw.events
-        for h in messages(e)
-        if isinstance(h, Header)
-        for m in messages(h)
-        if isinstance(m, Payload)
-    }
-    sealed = [
-        m
-        for e in raw.events
-        for m in messages(e)
-        if isinstance(m, Payload) and is_encrypted(m) and m.SerializeToString() not in in_headers
-    ]
+    sealed = [m for m in data_payloads(raw) if is_encrypted(m)]
     keyed = [p for p in sealed if p.metadata.get(META_PERSON_KEY)]
     assert keyed and len(keyed) == len(sealed), (
         f"{len(sealed) - len(keyed)} payloads not under the caller's key"
