@@ -26,15 +26,37 @@ import functools
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from voice.actions import SendRealtime
 from voice.realtime import RealtimeClient, RealtimeError
 from voice.sessions import backoff_s, reconnectable
 from voice.wsfast import send_texts
 
-if TYPE_CHECKING:
-    from voice.conversation import _Conversation
+
+class Conversation(Protocol):
+    """What the session keeper uses of the conversation runner (``voice.conversation``)."""
+
+    end: asyncio.Future[Any]
+    transferring: bool
+    transfer_to: str | None
+    end_intent: Any
+    bridge: Any
+    relay: Any
+    rt: RealtimeClient | None
+    settings: Any
+    profile: Any
+    log: Any
+    meter: Any
+    hooks: Any
+
+    def _finish(self, reason: Any, transfer_to: str | None = None, error: str | None = None) -> None: ...
+    def _spawn(self, coro: Awaitable[None]) -> None: ...
+    async def _perform(self, actions: list[Any], t: int) -> None: ...
+    def _hook(self, job: Callable[[], Awaitable[None]]) -> None: ...
+    async def _transfer_deadline(self, to: str | None) -> None: ...
+
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3.0
@@ -51,7 +73,7 @@ def _reason(exc: RealtimeError) -> str:
 class Sessions:
     """The conversation's Realtime sessions, one after another."""
 
-    def __init__(self, conversation: _Conversation) -> None:
+    def __init__(self, conversation: Conversation) -> None:
         self.c = conversation
         self.started = time.monotonic()
         self.busy = False  # a reconnect or rollover is under way
