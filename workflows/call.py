@@ -150,11 +150,26 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         archive = await self._archive(result, started)
         return await self._finish(outcome, result, started, archive)
 
+    def _converse_input(self) -> ConverseInput:
+        """The call's profile and first words; a call that follows earlier attempts (a cadence's)
+        carries what happened before in the instructions and opens with the callback line."""
+        assert self.profile is not None
+        context = self.request.context if self.request is not None else ""
+        if not context:
+            return ConverseInput(
+                call_id=self.call_id, profile=self.profile, opening_line=self.profile.disclosure
+            )
+        profile = self.profile.model_copy(
+            update={"instructions": f"{self.profile.instructions}\n\n{context}"}
+        )
+        opening = self.profile.callback_disclosure or self.profile.disclosure
+        return ConverseInput(call_id=self.call_id, profile=profile, opening_line=opening)
+
     async def _converse(self, host: str) -> ConverseResult:
         assert self.profile is not None and self.stream is not None
         handle = workflow.start_activity(
             "converse",
-            ConverseInput(call_id=self.call_id, profile=self.profile, opening_line=self.profile.disclosure),
+            self._converse_input(),
             result_type=ConverseResult,
             task_queue=f"voice-{host}",
             schedule_to_start_timeout=timedelta(seconds=20),

@@ -19,14 +19,16 @@ from temporalio.worker import Worker
 
 from activities.business import BUSINESS_FILE, SqliteBusiness
 from activities.calls import ToolActivities, get_profile
-from activities.contact import ContactActivities, FileDoNotCall
+from activities.contact import ContactActivities, FileDoNotCall, OptedOut
 from activities.delivery import DeliveryActivities
+from activities.messaging import MessagingActivities
+from activities.replies import understand_reply
 from activities.summary import SummaryActivities
 from activities.telephony import TelephonyActivities
 from switchboard import tracing
 from switchboard.config import Settings, get_settings
 from switchboard.telephony import twilio_client
-from switchboard.temporal import connect_client, metrics_runtime
+from switchboard.temporal import connect_client, metrics_runtime, person_keys
 from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
 from workflows.intake_delivery import IntakeDeliveryWorkflow
@@ -47,7 +49,12 @@ def build_worker(
     settings.home.mkdir(parents=True, exist_ok=True)
     tools = ToolActivities(SqliteBusiness(settings.home / BUSINESS_FILE))
     telephony = TelephonyActivities(twilio_client(settings), settings)
-    contact = ContactActivities(FileDoNotCall(settings.home / "do_not_call.txt"))
+    people = person_keys(settings) if settings.people_table else None
+    pepper = settings.person_pepper.get_secret_value()
+    contact = ContactActivities(
+        FileDoNotCall(settings.home / "do_not_call.txt"), OptedOut(people, pepper) if people else None
+    )
+    messaging = MessagingActivities(telephony.twilio, settings, people)
     activities: dict[str, Callable[..., Any]] = {
         "get_profile": get_profile,
         "run_tool": tools.run_tool,
@@ -57,6 +64,9 @@ def build_worker(
         "summarise": SummaryActivities(prices=settings.prices).summarise,
         "deliver": DeliveryActivities(settings).deliver,
         "check_do_not_call": contact.check_do_not_call,
+        "send_sms": messaging.send_sms,
+        "record_opt_out": messaging.record_opt_out,
+        "understand_reply": understand_reply,
     }
     return Worker(
         client,

@@ -1,0 +1,256 @@
+"""The outbound cadence on a dev server with time skipping, moto and the phone network's texts.
+
+The dials are scripted per attempt (``ScriptedNetwork``, as in test_callback.py); the texts are
+real: ``send_sms`` through the twilio SDK to the in-process phone network. A lead's reply is the
+``lead_reply`` signal the SMS function sends (its own path, signature and lookup, is in
+tests/functions/test_sms_received.py and the e2e test). Each test picks a zone where it is now
+a weekday's calling time, so the first attempt runs at once; later ones are reached by skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowHandle
+from temporalio.testing import TimeSkipper, TimeSkippingConfig
+
+from activities.tools.profiles import load_profile
+from functions._runtime import opted_out
+from infra import services
+from infra.phone.app import running_network
+from infra.phone.network import PhoneNetwork
+from infra.stack import ServiceSpec
+from infra.testing import isolated_settings, running_stack
+from switchboard.cadence import Cadence
+from switchboard.calendar import AU_TELEMARKETING, holidays, is_open
+from switchboard.config import Settings
+from switchboard.messages import CallbackOutcome, CallbackPolicy, CallbackRequest, ConverseInput, LeadReply
+from switchboard.models import Lead, Outcome
+from switchboard.temporal import connect_client
+from tests.workflows.test_callback import ScriptedNetwork
+from workflows.callback import OutboundCallbackWorkflow
+
+
+def _services(settings: Settings) -> Sequence[ServiceSpec]:
+    return [services.temporal(settings, time_skipping=True, in_memory=True), services.moto(settings)]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def ts_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
+    settings = isolated_settings(tmp_path_factory.mktemp("cadence"))
+    async with running_stack(settings, _services):
+        yield settings
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def phone(ts_stack: Settings) -> AsyncIterator[PhoneNetwork]:
+    async with running_network(ts_stack) as network:
+        yield network
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def skipper(ts_stack: Settings) -> TimeSkipper:
+    client = await connect_client(ts_stack)
+    return TimeSkipper(client, config=TimeSkippingConfig(enabled=False, disable_propagation=True))
+
+
+PROFILE_CADENCE = load_profile("lead_qualification").cadence
+assert PROFILE_CADENCE is not None
+
+
+def daytime_zone(now: datetime) -> str:
+    """A zone where it is now 10:00-16:00 on a calling day whose next day is a calling day too."""
+    for name in sorted(available_timezones()):
+        if not name.startswith(("Australia/", "Asia/", "Europe/", "America/", "Pacific/", "Africa/")):
+            continue
+        local = now.astimezone(ZoneInfo(name))
+        tomorrow = local.date() + timedelta(days=1)
+        if (
+            time(10) <= local.time() <= time(16)
+            and local.weekday() < 5
+            and AU_TELEMARKETING.is_business_day(local.date())
+            and AU_TELEMARKETING.is_business_day(tomorrow)
+        ):
+            return name
+    pytest.skip("no zone is in its calling hours at this instant")
+
+
+def new_lead(tz: str) -> Lead:
+    return Lead(
+        submission_id=uuid.uuid4().hex[:12],
+        name="Sam Lee",
+        phone=f"+614{random.randint(10_000_000, 99_999_999)}",
+        timezone=tz,
+        consent_to_contact=True,
+    )
+
+
+def texts_to(network: PhoneNetwork, number: str) -> list[str]:
+    return [m.body for m in network.texts.messages if m.to == number and m.direction == "outbound-api"]
+
+
+async def until(predicate: object, timeout_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.1)
+
+
+async def status(handle: WorkflowHandle[OutboundCallbackWorkflow, CallbackOutcome]) -> CallbackOutcome:
+    return await handle.query(OutboundCallbackWorkflow.view)
+
+
+async def start(
+    skipper: TimeSkipper, settings: Settings, lead: Lead, cadence: Cadence
+) -> WorkflowHandle[OutboundCallbackWorkflow, CallbackOutcome]:
+    return await skipper.client.start_workflow(
+        OutboundCallbackWorkflow.run,
+        CallbackRequest(lead=lead, policy=CallbackPolicy(hours=AU_TELEMARKETING, cadence=cadence)),
+        id=f"callback-{lead.submission_id}",
+        task_queue=settings.task_queue,
+    )
+
+
+async def test_voicemail_text_reply_and_the_call_back_at_three_tomorrow(
+    skipper: TimeSkipper, ts_stack: Settings, phone: PhoneNetwork
+) -> None:
+    tz = daytime_zone(datetime.now(UTC))
+    lead = new_lead(tz)
+    network = ScriptedNetwork(skipper.client, ["voicemail", "answer"])
+    main, voice = network.workers(ts_stack)
+    async with main, voice:
+        handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE)
+        await until(lambda: len(texts_to(phone, lead.phone)) == 1)
+        sent = texts_to(phone, lead.phone)[0]
+        assert "Brightside Solar" in sent and sent.endswith("Reply STOP to opt out.")
+        await handle.signal(
+            OutboundCallbackWorkflow.lead_reply, LeadReply(text="tomorrow after 3", message_sid="SM1")
+        )
+        await handle.signal(
+            OutboundCallbackWorkflow.lead_reply, LeadReply(text="tomorrow after 3", message_sid="SM1")
+        )
+        for _ in range(50):
+            view = await status(handle)
+            if view.next_attempt_why.startswith("the lead asked"):
+                break
+            await asyncio.sleep(0.1)
+        await skipper.fast_forward(handle)
+        outcome = await handle.result()
+    assert [a.outcome for a in outcome.attempts] == [Outcome.VOICEMAIL, Outcome.COMPLETED]
+    assert outcome.outcome == Outcome.COMPLETED
+    second = outcome.attempts[1].dialled_at
+    assert second is not None
+    local = second.astimezone(ZoneInfo(tz))
+    today = outcome.attempts[0].at.astimezone(ZoneInfo(tz)).date()
+    assert local.date() == today + timedelta(days=1) and (local.hour, local.minute) == (15, 0)
+    assert is_open(second, AU_TELEMARKETING, tz)
+    assert [e.kind for e in outcome.events].count("reply") == 1  # Twilio's retry of SM1 is dropped
+    assert len(texts_to(phone, lead.phone)) == 1  # the time was allowed: nothing more to tell
+    history = await skipper.client.get_workflow_handle(outcome.attempts[1].call_id).fetch_history()
+    converse = next(
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.activity_task_scheduled_event_attributes.activity_type.name == "converse"
+    )
+    (said,) = await skipper.client.data_converter.decode(converse.input.payloads, [ConverseInput])
+    assert said.opening_line and "calling back as you asked" in said.opening_line
+    assert "tomorrow after 3" in said.profile.instructions  # the agent knows the history
+
+
+def friday_before_a_monday_holiday(after: date) -> date:
+    for year in (after.year, after.year + 1):
+        for day in holidays("AU", year):
+            friday = day - timedelta(days=3)
+            if day.weekday() == 0 and friday > after and AU_TELEMARKETING.is_business_day(friday):
+                return day - timedelta(days=3)
+    pytest.skip("no Monday public holiday ahead in the holiday data")
+
+
+async def test_friday_evening_monday_morning_moves_past_the_holiday(
+    skipper: TimeSkipper, ts_stack: Settings, phone: PhoneNetwork
+) -> None:
+    tz = daytime_zone(datetime.now(UTC))
+    zone = ZoneInfo(tz)
+    lead = new_lead(tz)
+    friday = friday_before_a_monday_holiday(datetime.now(zone).date())
+    evening = datetime.combine(friday, time(19, 30), tzinfo=zone)
+    span = evening - datetime.now(UTC)
+    cadence = PROFILE_CADENCE.model_copy(
+        update={"follow_ups": (), "stop_after_s": int(span.total_seconds()) + 6 * 86400}
+    )
+    network = ScriptedNetwork(skipper.client, ["no-answer", "answer"])
+    main, voice = network.workers(ts_stack)
+    async with main, voice:
+        handle = await start(skipper, ts_stack, lead, cadence)
+        await until(lambda: len(texts_to(phone, lead.phone)) == 1)
+        await skipper.fast_forward(handle, evening - datetime.now(UTC))  # nothing skipped so far
+
+        await handle.signal(
+            OutboundCallbackWorkflow.lead_reply, LeadReply(text="Monday morning", message_sid="SM2")
+        )
+        await until(lambda: len(texts_to(phone, lead.phone)) == 2)
+        view = await status(handle)
+        await skipper.fast_forward(handle)
+        outcome = await handle.result()
+    tuesday = friday + timedelta(days=4)
+    assert view.next_attempt_at is not None
+    assert view.next_attempt_at.astimezone(zone) == datetime.combine(tuesday, time(9), tzinfo=zone)
+    told = texts_to(phone, lead.phone)[1]
+    assert tuesday.strftime("%A") in told and "9:00 am" in told
+    dialled = outcome.attempts[-1].dialled_at
+    assert outcome.outcome == Outcome.COMPLETED and dialled is not None
+    assert abs(dialled - datetime.combine(tuesday, time(9), tzinfo=zone)) < timedelta(seconds=5)
+
+
+async def test_stop_opts_out_with_one_confirmation_and_no_further_call(
+    skipper: TimeSkipper, ts_stack: Settings, phone: PhoneNetwork
+) -> None:
+    lead = new_lead(daytime_zone(datetime.now(UTC)))
+    network = ScriptedNetwork(skipper.client, ["voicemail"])
+    main, voice = network.workers(ts_stack)
+    async with main, voice:
+        handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE)
+        await until(lambda: len(texts_to(phone, lead.phone)) == 1)
+        await handle.signal(OutboundCallbackWorkflow.lead_reply, LeadReply(text="STOP", message_sid="SM3"))
+        outcome = await handle.result()
+        assert outcome.outcome == Outcome.OPTED_OUT and outcome.opted_out
+        assert len(outcome.attempts) == 1 and network.plan == []
+        texts = texts_to(phone, lead.phone)
+        assert len(texts) == 2 and "unsubscribed" in texts[1] and "STOP" not in texts[1]
+        # A new web form from the same number: refused at the function, and never dialled.
+        assert opted_out(ts_stack, lead.phone)
+        again = lead.model_copy(update={"submission_id": uuid.uuid4().hex[:12]})
+        refused = await (await start(skipper, ts_stack, again, PROFILE_CADENCE)).result()
+    assert refused.do_not_call and refused.attempts == []
+    assert len(texts_to(phone, lead.phone)) == 2
+
+
+async def test_three_days_unanswered_is_unreachable_after_the_declared_attempts(
+    skipper: TimeSkipper, ts_stack: Settings, phone: PhoneNetwork
+) -> None:
+    tz = daytime_zone(datetime.now(UTC))
+    lead = new_lead(tz)
+    network = ScriptedNetwork(skipper.client, ["no-answer"] * 5)
+    main, voice = network.workers(ts_stack)
+    async with main, voice:
+        handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE)
+        await skipper.fast_forward(handle)
+        outcome = await handle.result()
+    assert outcome.outcome == Outcome.UNREACHABLE
+    assert len(outcome.attempts) == PROFILE_CADENCE.attempts == 3
+    first, second, third = (a.dialled_at for a in outcome.attempts)
+    assert first and second and third
+    assert second - outcome.attempts[0].at >= timedelta(hours=2)
+    local = third.astimezone(ZoneInfo(tz))
+    assert (local.hour, local.minute) == (9, 0) and local.date() > first.astimezone(ZoneInfo(tz)).date()
+    end = next(e for e in outcome.events if e.kind == "end")
+    assert end.at - first >= timedelta(days=3) - timedelta(minutes=1)
+    assert len(texts_to(phone, lead.phone)) == 1
