@@ -51,7 +51,11 @@ def checked_params() -> dict[str, str]:
     event = app.current_event
     if len(event.body or "") > MAX_BODY_BYTES * 2:  # before decoding or parsing anything
         raise PayloadTooLarge()
-    if len(event.decoded_body or "") > MAX_BODY_BYTES:
+    try:
+        decoded = event.decoded_body or ""
+    except (UnicodeDecodeError, ValueError):  # not a form: bytes no webhook sends
+        raise BadRequestError("the body is not a form") from None
+    if len(decoded) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
     token = secret("TWILIO_AUTH_TOKEN_SECRET_ARN", settings.twilio_auth_token)
     return signed_params(event, settings.public_api_url, token)

@@ -86,7 +86,7 @@ def new_lead(tz: str) -> Lead:
     return Lead(
         submission_id=uuid.uuid4().hex[:12],
         name="Sam Lee",
-        phone=f"+614{random.randint(10_000_000, 99_999_999)}",
+        phone=f"+6141{random.randint(1_000_000, 9_999_999)}",
         timezone=tz,
         consent_to_contact=True,
     )
