@@ -61,8 +61,9 @@ async def skipper(ts_stack: Settings) -> TimeSkipper:
     return TimeSkipper(client, config=TimeSkippingConfig(enabled=False, disable_propagation=True))
 
 
-PROFILE_CADENCE = load_profile("lead_qualification").cadence
-assert PROFILE_CADENCE is not None
+_CADENCE = load_profile("lead_qualification").cadence
+assert _CADENCE is not None
+PROFILE_CADENCE: Cadence = _CADENCE
 
 
 def daytime_zone(now: datetime) -> str:
