@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
+from temporalio.common import HeaderCodecBehavior
 from temporalio.worker import Replayer
 
 from switchboard import tracing
@@ -37,6 +38,7 @@ async def test_history_replays(path: Path) -> None:
         workflows=list(workflow_classes()),
         data_converter=data_converter(keys=TEST_KEYS),
         interceptors=tracing.interceptor(),
+        header_codec_behavior=HeaderCodecBehavior.CODEC,  # as the workers: headers are encrypted too
     )
     await replayer.replay_workflow(history)
 
