@@ -10,10 +10,12 @@ a weekday's calling time, so the first attempt runs at once; later ones are reac
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -34,6 +36,7 @@ from switchboard.config import Settings
 from switchboard.messages import CallbackOutcome, CallbackPolicy, CallbackRequest, ConverseInput, LeadReply
 from switchboard.models import Lead, Outcome
 from switchboard.temporal import connect_client
+from tests.support.keys import TEST_KEYS
 from tests.workflows.test_callback import ScriptedNetwork
 from workflows.callback import OutboundCallbackWorkflow
 
@@ -57,13 +60,18 @@ async def phone(ts_stack: Settings) -> AsyncIterator[PhoneNetwork]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def skipper(ts_stack: Settings) -> TimeSkipper:
-    client = await connect_client(ts_stack)
+    """A client of the time-skipping stack; exporting replay fixtures, it encrypts under the test
+    key, as the ``temporal_client`` fixture does (moto's KMS keys die with moto)."""
+    client = await connect_client(ts_stack, keys=TEST_KEYS if EXPORTING else None)
     return TimeSkipper(client, config=TimeSkippingConfig(enabled=False, disable_propagation=True))
 
 
 _CADENCE = load_profile("lead_qualification").cadence
 assert _CADENCE is not None
 PROFILE_CADENCE: Cadence = _CADENCE
+HISTORIES = Path(__file__).parent.parent / "histories"
+# The STOP run's workflow id: a replay fixture's file is named by its workflow id.
+STOP_FIXTURE = "callback_cadence_stop_encrypted"
 
 
 def daytime_zone(now: datetime) -> str:
@@ -109,13 +117,16 @@ async def status(handle: WorkflowHandle[OutboundCallbackWorkflow, CallbackOutcom
     return await handle.query(OutboundCallbackWorkflow.view)
 
 
+EXPORTING = os.environ.get("SWITCHBOARD_EXPORT_HISTORIES") == "1"
+
+
 async def start(
-    skipper: TimeSkipper, settings: Settings, lead: Lead, cadence: Cadence
+    skipper: TimeSkipper, settings: Settings, lead: Lead, cadence: Cadence, wf_id: str = ""
 ) -> WorkflowHandle[OutboundCallbackWorkflow, CallbackOutcome]:
     return await skipper.client.start_workflow(
         OutboundCallbackWorkflow.run,
         CallbackRequest(lead=lead, policy=CallbackPolicy(hours=AU_TELEMARKETING, cadence=cadence)),
-        id=f"callback-{lead.submission_id}",
+        id=wf_id or f"callback-{lead.submission_id}",
         task_queue=settings.task_queue,
     )
 
@@ -218,7 +229,7 @@ async def test_stop_opts_out_with_one_confirmation_and_no_further_call(
     network = ScriptedNetwork(skipper.client, ["voicemail"])
     main, voice = network.workers(ts_stack)
     async with main, voice:
-        handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE)
+        handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE, STOP_FIXTURE)
         await until(lambda: len(texts_to(phone, lead.phone)) == 1)
         await handle.signal(OutboundCallbackWorkflow.lead_reply, LeadReply(text="STOP", message_sid="SM3"))
         outcome = await handle.result()
@@ -228,6 +239,9 @@ async def test_stop_opts_out_with_one_confirmation_and_no_further_call(
         assert len(texts) == 2 and "unsubscribed" in texts[1] and "STOP" not in texts[1]
         # A new web form from the same number: refused at the function, and never dialled.
         assert opted_out(ts_stack, lead.phone)
+        if EXPORTING:  # the cadence path's replay fixture (workflow.patched callback-cadence)
+            history = await handle.fetch_history()
+            (HISTORIES / f"{handle.id}.json").write_text(history.to_json())
         again = lead.model_copy(update={"submission_id": uuid.uuid4().hex[:12]})
         refused = await (await start(skipper, ts_stack, again, PROFILE_CADENCE)).result()
     assert refused.do_not_call and refused.attempts == []
