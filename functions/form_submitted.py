@@ -73,10 +73,15 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
 
 @cache
 def policy() -> CallbackPolicy:
-    """The outbound profile's callback policy: the calling hours, and its cadence."""
+    """The outbound profile's callback policy: the calling hours, and its cadence. Texts keep the
+    profile's own hours, except where the deployment calls at any hour (``calling_hours=always``,
+    the local stack): there they go at any hour too."""
     base = CallbackPolicy(hours=PRESETS[settings.calling_hours])
     raw = read_profile(base.profile).settings.get("cadence")
-    return base.model_copy(update={"cadence": Cadence.model_validate(raw) if raw is not None else None})
+    cadence = Cadence.model_validate(raw) if raw is not None else None
+    if cadence is not None and settings.calling_hours == "always":
+        cadence = cadence.model_copy(update={"text_hours": base.hours})
+    return base.model_copy(update={"cadence": cadence})
 
 
 @tracer.capture_method
