@@ -2,7 +2,7 @@
 
 Routes: ``/login`` (the only page for the signed-out), ``/live`` and ``/live/stream`` (live calls),
 ``/calls/{id}/supervise`` (actions, as the workflow's ``supervise`` Update), ``/review`` and
-``/review/{id}`` (finished calls), ``/reveals`` (who unmasked what), ``/healthz``.
+``/review/{id}`` (finished calls), ``/overview`` (the figures), ``/reveals`` (who unmasked what), ``/healthz``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from pathlib import Path
 from aiohttp import web
 from temporalio.client import Client
 
-from dashboard import calls, review
+from dashboard import calls, overview, review
 from dashboard.auth import COOKIE, Handler, Sessions, middleware, set_session_cookie
 from dashboard.live import LiveHub
 from dashboard.render import Renderer
 from dashboard.reveals import RevealLog
 from dashboard.settings import DashboardSettings
 from dashboard.state import STATE, AppState, page, state_of
+from switchboard.call_record_store import CallRecordStore
 from switchboard.config import Settings
 from switchboard.temporal import connect_client
 
@@ -105,6 +106,7 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(calls.routes)
     app.add_routes(review.routes)
+    app.add_routes(overview.routes)
 
     async def start(app: web.Application) -> None:
         temporal = client or await connect_client(settings, wait_s=30)
@@ -116,6 +118,7 @@ def create_app(
             hub=LiveHub(temporal, ds.poll_s),
             renderer=Renderer(),
             reveals=RevealLog(settings.home / "dashboard" / "reveals.jsonl"),
+            records=CallRecordStore.of(settings),
         )
 
     async def stop(app: web.Application) -> None:

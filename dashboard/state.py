@@ -13,6 +13,7 @@ from dashboard.live import LiveHub
 from dashboard.render import Renderer
 from dashboard.reveals import RevealLog
 from dashboard.settings import DashboardSettings
+from switchboard.call_record_store import CallRecordStore
 from switchboard.config import Settings
 
 
@@ -25,6 +26,9 @@ class AppState:
     hub: LiveHub
     renderer: Renderer
     reveals: RevealLog
+    records: (
+        CallRecordStore  # a record per finished call: the review queue, the overview (blocking: to_thread)
+    )
 
 
 STATE = web.AppKey("state", AppState)

@@ -18,9 +18,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.business import BUSINESS_FILE, SqliteBusiness
+from activities.call_records import CallRecordActivities
 from activities.calls import ToolActivities, get_profile
 from activities.contact import ContactActivities, FileDoNotCall, OptedOut
 from activities.delivery import DeliveryActivities
+from activities.digest import DigestActivities
 from activities.messaging import MessagingActivities
 from activities.replies import understand_reply
 from activities.summary import SummaryActivities
@@ -31,11 +33,12 @@ from switchboard.telephony import twilio_client
 from switchboard.temporal import connect_client, metrics_runtime, person_keys
 from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
+from workflows.digest import ReviewDigestWorkflow, ensure_digest_schedule
 from workflows.intake_delivery import IntakeDeliveryWorkflow
 
 
 def workflow_classes() -> Sequence[type]:
-    return [CallWorkflow, OutboundCallbackWorkflow, IntakeDeliveryWorkflow]
+    return [CallWorkflow, OutboundCallbackWorkflow, IntakeDeliveryWorkflow, ReviewDigestWorkflow]
 
 
 def build_worker(
@@ -55,6 +58,7 @@ def build_worker(
         FileDoNotCall(settings.home / "do_not_call.txt"), OptedOut(people, pepper) if people else None
     )
     messaging = MessagingActivities(telephony.twilio, settings, people)
+    digest = DigestActivities(settings)
     activities: dict[str, Callable[..., Any]] = {
         "get_profile": get_profile,
         "run_tool": tools.run_tool,
@@ -67,6 +71,9 @@ def build_worker(
         "send_sms": messaging.send_sms,
         "record_opt_out": messaging.record_opt_out,
         "understand_reply": understand_reply,
+        "record_call": CallRecordActivities(settings).record_call,
+        "gather_digest": digest.gather_digest,
+        "send_digest": digest.send_digest,
     }
     return Worker(
         client,
@@ -85,6 +92,7 @@ async def main(settings: Settings | None = None) -> None:
     tracing.install(s, "workflow-worker")
     runtime = metrics_runtime(s, s.ports.worker_sdk_metrics)
     client = await connect_client(s, wait_s=60, runtime=runtime)
+    await ensure_digest_schedule(client, s)  # Mondays 08:00 in the business's zone; idempotent
     async with build_worker(client, s):
         mark_ready(s, os.environ.get("SWITCHBOARD_WORKER_NAME") or "worker")
         await asyncio.Event().wait()
