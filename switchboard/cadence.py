@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.calendar import AU_TELEMARKETING, Hours, next_business_morning, next_open
+from switchboard.calendar import AU_TELEMARKETING, Hours, next_business_morning, next_open, zone
 
 
 class _Model(BaseModel):
@@ -115,6 +115,12 @@ def keyword_meaning(text: str) -> ReplyKind | None:
     return None
 
 
+def spoken(at: datetime, tz: str) -> str:
+    """A moment as a text or the agent says it, in the lead's zone: "on Tuesday 8 December at 3:00 pm"."""
+    local = at.astimezone(zone(tz))
+    return local.strftime("on %A %-d %B at ") + local.strftime("%-I:%M %p").lower()
+
+
 def allowed_at(wanted: datetime, hours: Hours, tz: str) -> tuple[datetime, bool]:
     """The first instant at or after ``wanted`` the hours allow, and whether it moved."""
     at = next_open(wanted, hours, tz)
@@ -129,5 +135,6 @@ __all__ = [
     "ReplyKind",
     "allowed_at",
     "keyword_meaning",
+    "spoken",
     "words_of",
 ]

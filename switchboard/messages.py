@@ -232,6 +232,7 @@ class LeadReply(_Msg):
     text: str = Field(max_length=1600)
     message_sid: str = Field(default="", max_length=64)
     source: Literal["sms", "call"] = "sms"
+    at: datetime | None = None  # a time already understood (a call's schedule_callback), UTC
 
 
 class TextStatus(_Msg):

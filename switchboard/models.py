@@ -51,6 +51,9 @@ class CallRequest(_Model):
         default="",
         description="What the agent knows before the call: a cadence's earlier attempts, texts, replies.",
     )
+    hours: Hours | None = Field(
+        default=None, description="Outbound: when the lead may be called (a call back's time keeps to them)."
+    )
 
 
 class TurnDetection(_Model):

@@ -22,12 +22,13 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from switchboard import calendar
-    from switchboard.cadence import Cadence, allowed_at
+    from switchboard.cadence import Cadence, allowed_at, spoken
     from switchboard.messages import (
         CadenceEvent,
         CallbackAttempt,
         CallbackOutcome,
         CallbackRequest,
+        ConverseInput,
         DoNotCallCheck,
         LeadReply,
         ReplyInput,
@@ -36,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SmsResult,
         TextStatus,
     )
-    from switchboard.models import Outcome
+    from switchboard.models import AgentProfile, Outcome
     from switchboard.search_attributes import CALL_STATUS
 
 RETRY_OUTCOMES = {Outcome.BUSY, Outcome.NO_ANSWER, Outcome.VOICEMAIL, Outcome.FAILED}
@@ -123,6 +124,9 @@ class CadenceRun:
     async def _understand(self, reply: LeadReply) -> bool:
         """Act on one reply; True when it was an opt-out (the cadence ends)."""
         self._event("reply", reply.text if reply.source == "sms" else f"on the call: {reply.text}")
+        if reply.at is not None:  # understood already: the call's schedule_callback read it back
+            await self.reschedule(reply.at, "the lead asked on the call")
+            return False
         meaning = await workflow.execute_activity(
             "understand_reply",
             ReplyInput(text=reply.text, now=workflow.now(), timezone=self.tz, hours=self.hours),
@@ -151,11 +155,7 @@ class CadenceRun:
         self.deadline = max(self.deadline, at + timedelta(hours=1))
         self._event("reschedule", why + (" (moved into the calling hours)" if moved else ""), due=at)
         if moved:
-            await self.text(self.cadence.moved_text.replace("{when}", self._when(at)), opt_out_line=True)
-
-    def _when(self, at: datetime) -> str:
-        local = at.astimezone(calendar.zone(self.tz))
-        return local.strftime("on %A %-d %B at ") + local.strftime("%-I:%M %p").lower()
+            await self.text(self.cadence.moved_text.replace("{when}", spoken(at, self.tz)), opt_out_line=True)
 
     # -- texts -----------------------------------------------------------------------------------
 
@@ -224,4 +224,15 @@ class CadenceRun:
         self.next_at = None
 
 
-__all__ = ["RETRY_OUTCOMES", "CadenceRun"]
+def converse_input(call_id: str, profile: AgentProfile, context: str) -> ConverseInput:
+    """A call's profile and first words. A call that follows earlier attempts (``context``, from
+    ``CadenceRun.context``) carries what happened before in the instructions and opens with the
+    profile's callback line."""
+    if not context:
+        return ConverseInput(call_id=call_id, profile=profile, opening_line=profile.disclosure)
+    informed = profile.model_copy(update={"instructions": f"{profile.instructions}\n\n{context}"})
+    opening = profile.callback_disclosure or profile.disclosure
+    return ConverseInput(call_id=call_id, profile=informed, opening_line=opening)
+
+
+__all__ = ["RETRY_OUTCOMES", "CadenceRun", "converse_input"]

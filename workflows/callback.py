@@ -114,12 +114,13 @@ class OutboundCallbackWorkflow:
             )
             self.attempts.append(record)
             run.after_attempt(number, record)
-            if outcome not in RETRY_OUTCOMES:
+            if outcome not in RETRY_OUTCOMES and outcome != Outcome.CALLBACK_REQUESTED:
                 run.end(outcome, f"reached: {outcome.value}")
                 return self._done(
                     run.outcome(base.model_copy(update={"outcome": outcome, "attempts": self.attempts}))
                 )
-            await run.missed(number)
+            if outcome in RETRY_OUTCOMES:  # not when the lead answered and asked for another time
+                await run.missed(number)
         if run.opted_out:
             return self._done(
                 run.outcome(
@@ -176,6 +177,7 @@ class OutboundCallbackWorkflow:
                 from_number="",
                 lead=req.lead,
                 context=context,
+                hours=req.policy.hours,
             ),
             id=call_id,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowHandle
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 
 from activities.tools.profiles import load_profile
@@ -33,11 +34,25 @@ from infra.testing import isolated_settings, running_stack
 from switchboard.cadence import Cadence
 from switchboard.calendar import AU_TELEMARKETING, holidays, is_open
 from switchboard.config import Settings
-from switchboard.messages import CallbackOutcome, CallbackPolicy, CallbackRequest, ConverseInput, LeadReply
-from switchboard.models import Lead, Outcome
+from switchboard.messages import (
+    CallbackOutcome,
+    CallbackPolicy,
+    CallbackRequest,
+    ConsentAnswer,
+    ConverseInput,
+    ConverseResult,
+    DialInput,
+    DialResult,
+    EndReason,
+    LeadReply,
+    ToolCallRequest,
+)
+from switchboard.models import Lead, Outcome, ToolResult
 from switchboard.temporal import connect_client
 from tests.support.keys import TEST_KEYS
+from tests.workflows.test_call_workflow import tool
 from tests.workflows.test_callback import ScriptedNetwork
+from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
 
 
@@ -72,6 +87,38 @@ PROFILE_CADENCE: Cadence = _CADENCE
 HISTORIES = Path(__file__).parent.parent / "histories"
 # The STOP run's workflow id: a replay fixture's file is named by its workflow id.
 STOP_FIXTURE = "callback_cadence_stop_encrypted"
+
+
+class ConversingNetwork(ScriptedNetwork):
+    """As ``ScriptedNetwork``; an answered call is driven as the voice worker drives it for the
+    engine: the consent answer, then the tool calls of the next conversation, each an Update."""
+
+    def __init__(self, client: Client, plan: list[str], conversations: list[list[ToolCallRequest]]) -> None:
+        super().__init__(client, plan)
+        self.conversations = conversations
+        self.answered: set[str] = set()
+        self.openings: list[str] = []
+        self.results: list[ToolResult] = []
+
+    @activity.defn(name="dial")
+    async def dial(self, req: DialInput) -> DialResult:
+        if self.plan[:1] == ["answer"]:
+            self.answered.add(req.call_id)
+        return await ScriptedNetwork.dial(self, req)
+
+    @activity.defn(name="converse")
+    async def converse(self, inp: ConverseInput) -> ConverseResult:
+        if inp.call_id not in self.answered:  # the machine: the voicemail message, then the end
+            return await ScriptedNetwork.converse(self, inp)
+        self.openings.append(inp.opening_line or "")
+        handle = self.client.get_workflow_handle_for(CallWorkflow.run, inp.call_id)
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True, said="yes"))
+        for request in self.conversations.pop(0):
+            self.results.append(await handle.execute_update(CallWorkflow.run_tool, request))
+        return ConverseResult(end_reason=EndReason.AGENT_ENDED)
+
+
+QUALIFY = tool("qualify_lead", need="solar panels on the roof", timeframe="this month")
 
 
 def daytime_zone(now: datetime) -> str:
@@ -136,7 +183,7 @@ async def test_voicemail_text_reply_and_the_call_back_at_three_tomorrow(
 ) -> None:
     tz = daytime_zone(datetime.now(UTC))
     lead = new_lead(tz)
-    network = ScriptedNetwork(skipper.client, ["voicemail", "answer"])
+    network = ConversingNetwork(skipper.client, ["voicemail", "answer"], [[QUALIFY]])
     main, voice = network.workers(ts_stack)
     async with main, voice:
         handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE)
@@ -175,6 +222,12 @@ async def test_voicemail_text_reply_and_the_call_back_at_three_tomorrow(
     (said,) = await skipper.client.data_converter.decode(converse.input.payloads, [ConverseInput])
     assert said.opening_line and "calling back as you asked" in said.opening_line
     assert "tomorrow after 3" in said.profile.instructions  # the agent knows the history
+    call = await skipper.client.get_workflow_handle_for(
+        CallWorkflow.run, outcome.attempts[1].call_id
+    ).result()
+    (qualified,) = [r for r in call.tool_results if r.name == "qualify_lead"]
+    assert qualified.ok and qualified.output["qualified"] is True  # answered → qualified
+    assert network.openings == [said.opening_line]
 
 
 def friday_before_a_monday_holiday(after: date) -> date:
@@ -269,3 +322,44 @@ async def test_three_days_unanswered_is_unreachable_after_the_declared_attempts(
     end = next(e for e in outcome.events if e.kind == "end")
     assert end.at - first >= timedelta(days=3) - timedelta(minutes=1)
     assert len(texts_to(phone, lead.phone)) == 1
+
+
+async def test_call_me_back_later_on_the_call_reschedules_like_a_reply(
+    skipper: TimeSkipper, ts_stack: Settings, phone: PhoneNetwork
+) -> None:
+    """ "Call me back tomorrow after 3" said on the call: the agent's schedule_callback reads the
+    time back, the call ends ``callback_requested`` (no missed-call text), and the cadence calls at
+    15:00 the next day in the lead's zone, where the lead is qualified."""
+    tz = daytime_zone(datetime.now(UTC))
+    lead = new_lead(tz)
+    later = tool("schedule_callback", when="tomorrow after 3")
+    network = ConversingNetwork(skipper.client, ["answer", "answer"], [[later], [QUALIFY]])
+    main, voice = network.workers(ts_stack)
+    async with main, voice:
+        handle = await start(skipper, ts_stack, lead, PROFILE_CADENCE)
+        for _ in range(100):
+            view = await status(handle)
+            if view.next_attempt_why == "the lead asked on the call":
+                break
+            await asyncio.sleep(0.1)
+        await skipper.fast_forward(handle)
+        outcome = await handle.result()
+    assert [a.outcome for a in outcome.attempts] == [Outcome.CALLBACK_REQUESTED, Outcome.COMPLETED]
+    first, second = outcome.attempts
+    assert second.dialled_at is not None
+    local = second.dialled_at.astimezone(ZoneInfo(tz))
+    tomorrow = first.at.astimezone(ZoneInfo(tz)).date() + timedelta(days=1)
+    assert local.date() == tomorrow and (local.hour, local.minute) == (15, 0)
+    read_back = network.results[0]
+    assert (
+        read_back.ok and read_back.output["say"] == f"I'll call you back on {tomorrow:%A %-d %B} at 3:00 pm."
+    )
+    assert not read_back.output["moved"]
+    reply = next(e for e in outcome.events if e.kind == "reply")
+    assert reply.detail == "on the call: tomorrow after 3"
+    moved = next(e for e in outcome.events if e.kind == "reschedule")
+    assert moved.detail == "the lead asked on the call" and moved.due is not None
+    assert timedelta(0) <= second.dialled_at - moved.due < timedelta(seconds=5)
+    assert texts_to(phone, lead.phone) == []  # answered: no missed-call text, the time was allowed
+    assert "calling back as you asked" in network.openings[1]
+    assert [r.name for r in network.results] == ["schedule_callback", "qualify_lead"]
