@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -46,7 +48,11 @@ async def test_a_lead_between_attempts_is_listed_with_when_and_why(
     )
     policy = CallbackPolicy(hours=ALWAYS, cadence=cadence.model_copy(update={"text_hours": ALWAYS}))
     network = ScriptedNetwork(temporal_client, ["voicemail"])
-    overrides = {"dial": network.dial, "hangup": network.hangup, "send_sms": send_sms}
+    overrides: dict[str, Callable[..., Any]] = {
+        "dial": network.dial,
+        "hangup": network.hangup,
+        "send_sms": send_sms,
+    }
     main = build_worker(temporal_client, stack, overrides=overrides)
     voice = Worker(temporal_client, task_queue=f"voice-{network.host}", activities=[network.converse])
     async with main, voice:
