@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 SAM_VERSION := 1.170.0
 UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/sam/bin/sam
-LAMBDA_FUNCTIONS := FormSubmittedFunction CallStatusFunction InboundCallFunction
+LAMBDA_FUNCTIONS := FormSubmittedFunction CallStatusFunction InboundCallFunction SmsReceivedFunction
 # sam build runs again only when the template or the functions' lock changed (make test calls it).
 LAMBDA_STAMP = .local/lambda/sam-build-$(shell cat template.yaml deploy/lambda.lock | sha256sum | cut -c1-16).stamp
 # sam validate needs a region and credentials to exist, never to work: it does not reach AWS.

@@ -13,6 +13,7 @@ from typing import Protocol
 from temporalio import activity
 
 from switchboard.messages import DoNotCallCheck
+from switchboard.people import NotAPhoneNumber, PersonKeys, person_id
 
 
 class DoNotCallRegister(Protocol):
@@ -41,10 +42,29 @@ class FileDoNotCall:
         return phone in self._numbers
 
 
+class OptedOut:
+    """The do-not-contact list in the people table, asked by ``person_id`` (an HMAC of the number)."""
+
+    def __init__(self, people: PersonKeys, pepper: str) -> None:
+        self.people, self.pepper = people, pepper
+
+    def listed(self, phone: str) -> bool:
+        try:
+            return self.people.opted_out(person_id(phone, self.pepper))
+        except NotAPhoneNumber:
+            return False
+
+
 class ContactActivities:
-    def __init__(self, register: DoNotCallRegister) -> None:
+    """The national register, and the business's own do-not-contact list (people who replied STOP)."""
+
+    def __init__(self, register: DoNotCallRegister, opted_out: DoNotCallRegister | None = None) -> None:
         self.register = register
+        self.opted_out = opted_out
+
+    def _listed(self, phone: str) -> bool:
+        return self.register.listed(phone) or (self.opted_out is not None and self.opted_out.listed(phone))
 
     @activity.defn(name="check_do_not_call")
     async def check_do_not_call(self, check: DoNotCallCheck) -> bool:
-        return await asyncio.to_thread(self.register.listed, check.phone)
+        return await asyncio.to_thread(self._listed, check.phone)

@@ -88,9 +88,11 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         table = Table(title=f"audit: {args.call_id}", show_lines=False)
         for col in ("time (UTC)", "kind", "what", "detail"):
             table.add_column(col, overflow="fold")
+        days = {e.at.date() for e in timeline}  # a cadence runs for days: then the date too
+        stamp = "%H:%M:%S.%f" if len(days) <= 1 else "%Y-%m-%d %H:%M:%S.%f"
         for e in timeline:
             detail = json.dumps(e.detail, default=str) if e.detail else ""
-            table.add_row(e.at.strftime("%H:%M:%S.%f")[:-3], e.kind, e.title, detail[:400])
+            table.add_row(e.at.strftime(stamp)[:-3], e.kind, e.title, detail[:400])
         console.print(table)
         return []
 

@@ -118,6 +118,23 @@ def assign_person(settings: Settings, scope: str, number: str) -> bool:
     return True
 
 
+def person_of(settings: Settings, number: str) -> str | None:
+    """The ``person_id`` of the person on ``number``; None without a people table or a valid number."""
+    if not settings.people_table:
+        return None
+    pepper = secret("SWITCHBOARD_PERSON_PEPPER_SECRET_ARN", settings.person_pepper)
+    try:
+        return person_id(number, pepper)
+    except NotAPhoneNumber:
+        return None
+
+
+def opted_out(settings: Settings, number: str) -> bool:
+    """Whether the person on ``number`` is on the business's do-not-contact list (replied STOP)."""
+    person = person_of(settings, number)
+    return person is not None and person_keys(settings).opted_out(person)
+
+
 @contextmanager
 def traced(
     settings: Settings, name: str, attributes: dict[str, AttributeValue] | None = None

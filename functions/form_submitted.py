@@ -10,6 +10,7 @@ parsing of untrusted JSON (see ``functions/_forms.py``); logs carry ids and stat
 import base64
 import os
 from datetime import timedelta
+from functools import cache
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -36,13 +37,16 @@ from functions._runtime import (
     TemporalRuntime,
     TemporalUnavailable,
     assign_person,
+    opted_out,
     secret,
     traced,
 )
+from switchboard.cadence import Cadence
 from switchboard.calendar import PRESETS
 from switchboard.config import get_settings
 from switchboard.messages import CallbackPolicy, CallbackRequest
 from switchboard.models import Lead
+from switchboard.profiles import read_profile
 from switchboard.search_attributes import LEAD_ID
 
 WORKFLOW = "OutboundCallbackWorkflow"  # started by name: the worker owns its definition
@@ -50,7 +54,7 @@ WORKFLOW = "OutboundCallbackWorkflow"  # started by name: the worker owns its de
 
 class FormAccepted(BaseModel):
     call_id: str
-    status: Literal["scheduled", "duplicate"]
+    status: Literal["scheduled", "duplicate", "do_not_contact"]
 
 
 logger = Logger()
@@ -67,6 +71,19 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
+@cache
+def policy() -> CallbackPolicy:
+    """The outbound profile's callback policy: the calling hours, and its cadence. Texts keep the
+    profile's own hours, except where the deployment calls at any hour (``calling_hours=always``,
+    the local stack): there they go at any hour too."""
+    base = CallbackPolicy(hours=PRESETS[settings.calling_hours])
+    raw = read_profile(base.profile).settings.get("cadence")
+    cadence = Cadence.model_validate(raw) if raw is not None else None
+    if cadence is not None and settings.calling_hours == "always":
+        cadence = cadence.model_copy(update={"text_hours": base.hours})
+    return base.model_copy(update={"cadence": cadence})
+
+
 @tracer.capture_method
 def schedule(lead: Lead) -> bool:
     """Start the callback's workflow; False when it already exists (running or closed)."""
@@ -75,7 +92,7 @@ def schedule(lead: Lead) -> bool:
         try:
             handle = await client.start_workflow(
                 WORKFLOW,
-                CallbackRequest(lead=lead, policy=CallbackPolicy(hours=PRESETS[settings.calling_hours])),
+                CallbackRequest(lead=lead, policy=policy()),
                 id=f"callback-{lead.submission_id}",
                 task_queue=settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -107,9 +124,17 @@ def submit_form() -> Response[FormAccepted]:
         metrics.add_metric(name="FormsRejected", unit=MetricUnit.Count, value=1)
         logger.info("form rejected", extra={"reason": type(err).__name__})
         raise
-    started = schedule(lead)
     call_id = f"callback-{lead.submission_id}"
-    status: Literal["scheduled", "duplicate"] = "scheduled" if started else "duplicate"
+    if opted_out(settings, lead.phone):  # they replied STOP to an earlier cadence: never again
+        metrics.add_metric(name="FormsDoNotContact", unit=MetricUnit.Count, value=1)
+        logger.info("form refused: do not contact", extra={"call_id": call_id})
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=FormAccepted(call_id=call_id, status="do_not_contact"),
+        )
+    started = schedule(lead)
+    status: Literal["scheduled", "duplicate", "do_not_contact"] = "scheduled" if started else "duplicate"
     metrics.add_metric(name="FormsAccepted" if started else "FormsDuplicate", unit=MetricUnit.Count, value=1)
     logger.info("form accepted", extra={"call_id": call_id, "status": status})
     return Response(

@@ -231,7 +231,11 @@ def call_stack(
         tts.service(settings),
         realtime_engine.service(settings),
         gateway.service(settings),
-        phone.service(settings, voice_url=settings.voice_webhook_url),
+        phone.service(
+            settings,
+            voice_url=settings.voice_webhook_url,
+            sms_url=f"{settings.public_api_url.rstrip('/')}/twilio/sms",
+        ),
         worker(settings),
         voice(settings),
     ]

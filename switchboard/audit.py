@@ -1,5 +1,7 @@
 """A call's audit trail, read from its workflow history: disclosure, consent, each tool call with
-its arguments and result, escalation, hangup, the archive key, the summary.
+its arguments and result, escalation, hangup, the archive key, the summary. A callback's trail is
+its whole cadence: each attempt, each text, each reply, each reschedule, the opt-out, the end
+(the ``CadenceEvent``s of its result, and the replies and text statuses as they were signalled).
 
 Pure functions over the history (``history_timeline``) plus a small fetcher, so the CLI, the
 dashboard and the eval recorder read calls the same way. Phone numbers are masked unless asked.
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.common.v1 import Payload, Payloads
@@ -47,6 +49,12 @@ def _first(payloads: Payloads) -> Any:
     return _payload(payloads.payloads[0]) if payloads.payloads else None
 
 
+def _when(value: str) -> datetime:
+    """A payload's ISO time as the history's own: naive UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
 def _tool_entry(at: datetime, call: dict[str, Any], result: dict[str, Any] | None) -> Entry:
     ok = bool(result and result.get("ok"))
     title = f"tool {call.get('name')} → {'ok' if ok else 'error'}"
@@ -60,6 +68,7 @@ class _Reader:
         self.entries: list[Entry] = []
         self.activities: dict[int, tuple[str, Any]] = {}
         self.updates: dict[str, tuple[str, Any]] = {}
+        self.workflow_type = ""
 
     def read(self, event: HistoryEvent) -> None:
         at = event.event_time.ToDatetime()
@@ -72,6 +81,7 @@ class _Reader:
     def _on_workflow_execution_started(self, at: datetime, ev: HistoryEvent) -> None:
         a = ev.workflow_execution_started_event_attributes
         req = _first(a.input) or {}
+        self.workflow_type = a.workflow_type.name
         self.entries.append(Entry(at, "call", f"{a.workflow_type.name} started", req))
 
     def _on_activity_task_scheduled(self, at: datetime, ev: HistoryEvent) -> None:
@@ -168,6 +178,12 @@ class _Reader:
         if a.signal_name == "add_turns":
             for turn in (arg or {}).get("turns", []):
                 self.entries.append(Entry(at, "turn", f"{turn['speaker']}: {turn['text']}", {}))
+        elif a.signal_name == "lead_reply" and isinstance(arg, dict):
+            how = "on the call" if arg.get("source") == "call" else "by text"
+            self.entries.append(Entry(at, "reply", f"the lead replied {how}: {arg.get('text', '')}", arg))
+        elif a.signal_name == "text_status" and isinstance(arg, dict):
+            title = f"text {arg.get('message_sid', '')} {arg.get('status', '')}"
+            self.entries.append(Entry(at, "text", title, arg))
         elif a.signal_name == "realtime_session" and isinstance(arg, dict):
             kind = str(arg.get("kind", ""))
             gap = f", {arg['gap_ms']:.0f} ms" if isinstance(arg.get("gap_ms"), int | float) else ""
@@ -184,6 +200,9 @@ class _Reader:
 
     def _on_workflow_execution_completed(self, at: datetime, ev: HistoryEvent) -> None:
         result = _first(ev.workflow_execution_completed_event_attributes.result) or {}
+        if self.workflow_type == "OutboundCallbackWorkflow":
+            self._cadence(at, result)
+            return
         self.entries.append(
             Entry(
                 at,
@@ -195,6 +214,23 @@ class _Reader:
                     "usage": result.get("usage"),
                     "cost": result.get("cost"),
                 },
+            )
+        )
+
+    def _cadence(self, at: datetime, result: dict[str, Any]) -> None:
+        """A callback's end: its cadence step by step (at the workflow's own times), then the outcome."""
+        for step in result.get("events") or []:
+            due = f" → next call {step['due']}" if step.get("due") else ""
+            title = f"{step['kind'].replace('_', ' ')}: {step.get('detail', '')}{due}"
+            self.entries.append(Entry(_when(step["at"]), "cadence", title, step))
+        attempts = result.get("attempts") or []
+        outcome = "do not call" if result.get("do_not_call") else result.get("outcome")
+        self.entries.append(
+            Entry(
+                at,
+                "end",
+                f"callback {outcome} after {len(attempts)} attempt{'s' * (len(attempts) != 1)}",
+                {"attempts": attempts, "opted_out": result.get("opted_out", False)},
             )
         )
 

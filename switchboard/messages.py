@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchboard.cadence import Cadence, ReplyKind
 from switchboard.calendar import AU_TELEMARKETING, Hours
 from switchboard.costs import TokenUsage
 from switchboard.models import (
@@ -187,6 +188,9 @@ class CallbackPolicy(_Msg):
     max_attempts: int = 3
     retry_after_s: list[int] = Field(default_factory=lambda: [120, 600, 1800])
     hours: Hours = Field(default_factory=lambda: AU_TELEMARKETING, description="When the lead may be called.")
+    # Set (by the form function, from the profile): the cadence (texts, replies, reschedules);
+    # None: the plain retries above (callbacks started before cadences).
+    cadence: Cadence | None = None
 
 
 class CallbackRequest(_Msg):
@@ -201,11 +205,65 @@ class CallbackAttempt(_Msg):
     dialled_at: datetime | None = None
 
 
+class CadenceEvent(_Msg):
+    """One step of a cadence, for the audit and the next call's context: an attempt, a text sent
+    (and its delivery), a reply and what it meant, a reschedule, the opt-out, the end."""
+
+    kind: Literal["attempt", "text", "text_status", "reply", "reschedule", "note", "opt_out", "end"]
+    at: datetime
+    detail: str = ""  # a text's or reply's words live here: payloads only (encrypted), never logs
+    due: datetime | None = None  # a reschedule's new time
+
+
 class CallbackOutcome(_Msg):
     lead_id: str
     outcome: Outcome | None
     attempts: list[CallbackAttempt] = Field(default_factory=list)
     do_not_call: bool = False
+    events: list[CadenceEvent] = Field(default_factory=list)
+    opted_out: bool = False
+    next_attempt_at: datetime | None = None
+    next_attempt_why: str = ""
+
+
+class LeadReply(_Msg):
+    """A text from the lead (the SMS function's signal), or a time asked for on a call."""
+
+    text: str = Field(max_length=1600)
+    message_sid: str = Field(default="", max_length=64)
+    source: Literal["sms", "call"] = "sms"
+    at: datetime | None = None  # a time already understood (a call's schedule_callback), UTC
+
+
+class TextStatus(_Msg):
+    """A sent text's status callback (queued, sent, delivered, undelivered, failed)."""
+
+    message_sid: str = Field(max_length=64)
+    status: str = Field(max_length=32)
+
+
+class SmsInput(_Msg):
+    to_number: str
+    body: str = Field(max_length=1600)
+    key: str = Field(description="Idempotency: one text per key, however often the activity runs.")
+    status_callback_workflow: str = ""
+
+
+class SmsResult(_Msg):
+    message_sid: str
+    status: str
+
+
+class ReplyInput(_Msg):
+    text: str
+    now: datetime
+    timezone: str
+    hours: Hours = Field(default_factory=lambda: AU_TELEMARKETING)
+
+
+class ReplyMeaning(_Msg):
+    kind: ReplyKind
+    at: datetime | None = None  # call_at: when the lead asked (UTC), before the hours are applied
 
 
 class HangupInput(_Msg):

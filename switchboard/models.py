@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from switchboard.cadence import Cadence
 from switchboard.calendar import Hours, business_hours
 from switchboard.costs import CallCost, TokenUsage
 
@@ -46,6 +47,13 @@ class CallRequest(_Model):
     from_number: str
     lead: Lead | None = None
     call_sid: str | None = Field(default=None, description="The telephony provider's call id, once known.")
+    context: str = Field(
+        default="",
+        description="What the agent knows before the call: a cadence's earlier attempts, texts, replies.",
+    )
+    hours: Hours | None = Field(
+        default=None, description="Outbound: when the lead may be called (a call back's time keeps to them)."
+    )
 
 
 class TurnDetection(_Model):
@@ -147,6 +155,10 @@ class AgentProfile(_Model):
     delivery: Delivery = Field(default_factory=Delivery)
     after_hours: AfterHours | None = None
     erasure: ErasurePolicy = Field(default_factory=ErasurePolicy)
+    # Outbound: the follow-up plan (switchboard/cadence.py), and the first words of a call that
+    # follows earlier attempts or the lead's own request (instead of ``disclosure``).
+    cadence: Cadence | None = None
+    callback_disclosure: str | None = None
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
@@ -204,6 +216,9 @@ class Outcome(StrEnum):
     TIMED_OUT = "timed_out"
     FAILED = "failed"
     TRANSFER_UNANSWERED = "transfer_unanswered"  # escalated, nobody answered: a callback is owed
+    UNREACHABLE = "unreachable"  # a cadence's every attempt went unanswered until it stopped
+    OPTED_OUT = "opted_out"  # the lead asked not to be contacted (a STOP reply): the cadence ended
+    CALLBACK_REQUESTED = "callback_requested"  # answered, and the lead asked to be called at another time
 
 
 class LatencySlices(_Model):

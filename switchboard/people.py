@@ -9,7 +9,9 @@ people table (DynamoDB, ``switchboard-people``) holds four kinds of item, keyed 
   payloads name ``key_id`` and never carry the envelope, so deleting it destroys the key;
 - ``scope#<scope>``: which key a call's workflows use, and the call's recording keys;
 - ``erased#<key_id>`` and ``erasure#<id>``: when a key was destroyed, and the erasure record
-  (when, how many calls, recordings and business rows), with no personal data.
+  (when, how many calls, recordings and business rows), with no personal data;
+- ``optout#<person_id>``: the person asked not to be contacted (a STOP reply): the business's
+  do-not-contact list. It names no one and outlives an erasure (it is how we keep our word).
 
 A *scope* is the root workflow id of one person's business with us: ``call-<CallSid>`` for an
 inbound call, ``callback-<submission>`` for a web-form lead (its attempts ``…-a1`` and the
@@ -191,6 +193,22 @@ class PersonKeys:
     def erased_at(self, key_id: str) -> datetime | None:
         row = self._get(f"erased#{key_id}")
         return None if row is None else datetime.fromisoformat(row["at"]["S"])
+
+    # -- do not contact --------------------------------------------------------------------------
+
+    def opt_out(self, person: str, at: str | None = None) -> None:
+        """Put the person on the do-not-contact list (idempotent)."""
+        self._db().put_item(
+            TableName=self.table, Item={"pk": {"S": f"optout#{person}"}, "at": {"S": at or _now()}}
+        )
+
+    def opted_out(self, person: str) -> bool:
+        return self._get(f"optout#{person}") is not None
+
+    def callback_scopes(self, person: str) -> list[str]:
+        """The person's web-form callbacks (their ``callback-…`` scopes)."""
+        row = self._get(f"person#{person}") or {}
+        return sorted(s for s in row.get("scopes", {}).get("SS", []) if s.startswith("callback-"))
 
     # -- forgetting ----------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ conversation there (disclosure and consent first, spoken verbatim) → hang up o
 keep or delete the recording, per consent → summarise → deliver.
 
 Tools arrive as ``run_tool`` Updates (``workflows/tool_calls.py``), supervisor actions as
-``supervise`` Updates (``workflows/supervision.py``): mixins of this workflow, so that each of
-its files stays one concern.
+``supervise`` Updates (``workflows/supervision.py``), and the call's record is written by
+``workflows/call_record.py``: mixins of this workflow, so that each of its files stays one concern.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from temporalio.exceptions import ActivityError
 from workflows.failures import failure_kind
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tools.system import SYSTEM_TOOLS
-    from switchboard.call_records import CallFacts, RecordResult
     from switchboard.costs import TokenUsage
     from switchboard.messages import (
         ArchiveInput,
@@ -32,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         CallView,
         ConsentAnswer,
         ConversationCommand,
-        ConverseInput,
         ConverseResult,
         DeliverInput,
         EndReason,
@@ -57,6 +54,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from switchboard.privacy import mask_phone
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
+    from workflows.cadence import converse_input
+    from workflows.call_record import CallRecord
     from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
     from workflows.tool_calls import ToolCalls
     from workflows.transfers import TELEPHONY_RETRY, Transfers
@@ -76,8 +75,8 @@ END_REASON_OUTCOME = {
 }
 
 
-@workflow.defn
-class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not the stub of Supervision
+@workflow.defn  # Transfers first: its _transfer, not the stub of Supervision
+class CallWorkflow(Transfers, ToolCalls, CallRecord):
     def __init__(self) -> None:
         self._init_supervision()
         self._init_transfers()
@@ -140,14 +139,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         outcome = Outcome.VOICEMAIL if self.voicemail else END_REASON_OUTCOME[result.end_reason]
         if self.transferred and await self._transfer_answered() is False:
             outcome = Outcome.TRANSFER_UNANSWERED  # the caller heard the profile's line; a callback is owed
-        served = any(r.ok and r.name not in SYSTEM_TOOLS for r in self.tool_results)
-        if (
-            self.consent is not None
-            and not self.consent.recording
-            and outcome == Outcome.COMPLETED
-            and not served
-        ):
-            outcome = Outcome.CONSENT_REFUSED
+        outcome = self._tools_outcome(outcome)  # consent refused, or a call back asked for
         archive = await self._archive(result, started)
         return await self._recorded(await self._finish(outcome, result, started, archive))
 
@@ -155,7 +147,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         assert self.profile is not None and self.stream is not None
         handle = workflow.start_activity(
             "converse",
-            ConverseInput(call_id=self.call_id, profile=self.profile, opening_line=self.profile.disclosure),
+            converse_input(self.call_id, self.profile, self.request.context if self.request else ""),
             result_type=ConverseResult,
             task_queue=f"voice-{host}",
             schedule_to_start_timeout=timedelta(seconds=20),
@@ -300,40 +292,6 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             outcome=self.outcome,
             duration_s=(workflow.now() - started).total_seconds(),
         )
-
-    async def _recorded(self, outcome: CallOutcome) -> CallOutcome:
-        """The call's record (no personal data: ``switchboard/call_records.py``) for the review
-        queue, the overview and the digest. A record that cannot be written does not fail the call."""
-        if not workflow.patched("call-record") or self.profile is None:
-            return outcome
-        zone = self.profile.after_hours.timezone if self.profile.after_hours else None
-        facts = CallFacts.of(
-            outcome,
-            profile=self.profile.name,
-            direction=self.request.direction.value if self.request else "",
-            started_at=self.started_at or workflow.now(),
-            ended_at=workflow.now(),
-            refused_tools=[r.call.name for r in self.rejections],
-            escalated=self.escalation is not None,
-            transferred=self.transferred,
-            max_length=self.max_length_cut
-            or (self.command is not None and self.command.reason == "max_length"),
-            timezone=zone,
-        )
-        if facts.latency.empty():  # the voice worker's final set is empty: what it sent during the call
-            facts.latency = self.latency
-        try:
-            await workflow.execute_activity(
-                "record_call",
-                facts,
-                result_type=RecordResult,
-                start_to_close_timeout=FAST,
-                schedule_to_close_timeout=timedelta(minutes=30),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-            )
-        except ActivityError as err:
-            workflow.logger.warning("call record not written: %s", failure_kind(err))
-        return outcome
 
     # -- helpers ---------------------------------------------------------------------------
 

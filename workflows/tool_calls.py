@@ -19,9 +19,17 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.tools import REGISTRY
+    from activities.tools.sales import SCHEDULE_CALLBACK
     from activities.tools.system import END_CALL, ESCALATE, RECORD_CONSENT, SYSTEM_TOOLS
-    from switchboard.messages import CallStatus, ConsentAnswer, ToolCallRequest, ToolInvocation, ToolRejected
-    from switchboard.models import AgentProfile, Consent, Outcome, ToolResult
+    from switchboard.messages import (
+        CallStatus,
+        ConsentAnswer,
+        LeadReply,
+        ToolCallRequest,
+        ToolInvocation,
+        ToolRejected,
+    )
+    from switchboard.models import AgentProfile, CallRequest, Consent, Outcome, ToolResult
     from workflows.supervision import Supervision
 
 FAST = timedelta(seconds=10)
@@ -31,6 +39,7 @@ SLOW = timedelta(seconds=30)
 class ToolCalls(Supervision):
     call_id: str
     profile: AgentProfile | None
+    request: CallRequest | None
     finished: bool
     consent: Consent | None
     consent_answers: list[ConsentAnswer]
@@ -103,7 +112,7 @@ class ToolCalls(Supervision):
             invocation = ToolInvocation(
                 call_id=self.call_id,
                 tool=call.name,
-                arguments=call.arguments,
+                arguments=call.arguments | self._tool_context(call.name),
                 idempotency_key=f"{self.call_id}:{call.call_id}",
                 tool_call_id=call.call_id,
             )
@@ -119,7 +128,43 @@ class ToolCalls(Supervision):
                     "run_tool", invocation, result_type=ToolResult, start_to_close_timeout=FAST
                 )
         self.tool_results.append(result)
+        if result.ok and call.name == SCHEDULE_CALLBACK:
+            await self._tell_cadence(result)
         return result
+
+    def _tool_context(self, name: str) -> dict[str, object]:
+        """What a tool needs that the model must not supply: for ``schedule_callback``, this
+        workflow's clock and the lead's zone and calling hours."""
+        if name != SCHEDULE_CALLBACK or self.request is None or self.request.lead is None:
+            return {}
+        hours = self.request.hours.model_dump(mode="json") if self.request.hours else None
+        return {"now": workflow.now().isoformat(), "timezone": self.request.lead.timezone, "hours": hours}
+
+    async def _tell_cadence(self, result: ToolResult) -> None:
+        """The lead asked on the call to be rung back: the cadence (this call's parent, the
+        callback workflow) gets the ``lead_reply`` signal a text reply sends, with the time."""
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        reply = LeadReply(
+            text=str(result.arguments.get("when", "")),
+            message_sid=f"{self.call_id}:{result.call_id}"[:64],  # a retried signal is one reply
+            source="call",
+            at=result.output["at"],
+        )
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal("lead_reply", reply)
+
+    def _tools_outcome(self, outcome: Outcome) -> Outcome:
+        """What the tool calls make of a call that ended normally: consent refused and nothing
+        served, or a call back asked for (the cadence calls again then)."""
+        if outcome != Outcome.COMPLETED:
+            return outcome
+        if any(r.ok and r.name == SCHEDULE_CALLBACK for r in self.tool_results):
+            return Outcome.CALLBACK_REQUESTED
+        served = any(r.ok and r.name not in SYSTEM_TOOLS for r in self.tool_results)
+        if self.consent is not None and not self.consent.recording and not served:
+            return Outcome.CONSENT_REFUSED
+        return outcome
 
     @run_tool.validator
     def _validate_tool(self, req: ToolCallRequest) -> None:

@@ -14,7 +14,7 @@ from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 
 
-def service(settings: Settings, *, voice_url: str | None = None) -> ServiceSpec:
+def service(settings: Settings, *, voice_url: str | None = None, sms_url: str | None = None) -> ServiceSpec:
     """The phone network as a stack service (it needs the TTS process at ``settings.tts_url``)."""
     port = settings.ports.phone
     url = f"http://{LOCAL_HOST}:{port}"
@@ -33,6 +33,8 @@ def service(settings: Settings, *, voice_url: str | None = None) -> ServiceSpec:
     ]
     if voice_url is not None:
         argv += ["--voice-url", voice_url]
+    if sms_url is not None:
+        argv += ["--sms-url", sms_url]
 
     healthy = http_ok(f"{url}/_sim/health")
 
@@ -46,6 +48,7 @@ def service(settings: Settings, *, voice_url: str | None = None) -> ServiceSpec:
             "PYTHONUNBUFFERED": "1",
             "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
             "TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
+            "TWILIO_FROM_NUMBER": settings.twilio_from_number,
             "SWITCHBOARD_HOME": str(settings.home),
         },
         description="Local phone network: Twilio REST subset, signed callbacks, simulated callers",

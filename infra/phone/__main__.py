@@ -23,6 +23,8 @@ async def _serve(args: argparse.Namespace) -> None:
         speech=speech,
         recordings_dir=Path(args.recordings or settings.home / "phone"),
         default_voice_url=args.voice_url,
+        default_sms_url=args.sms_url,
+        business_number=settings.twilio_from_number,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=get_settings().ports.phone)
     parser.add_argument("--tts-url", default=None, help="The Piper process (default: settings.tts_url).")
     parser.add_argument("--voice-url", default=None, help="Default voice webhook for inbound calls.")
+    parser.add_argument("--sms-url", default=None, help="The business number's messaging webhook.")
     parser.add_argument(
         "--recordings", default=None, help="Where heard-audio WAVs go (default: <home>/phone)."
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from infra.phone import control, rest
+from infra.phone import control, rest, texts
 from infra.phone.network import PhoneNetwork
 from infra.phone.performer import Speech
 from switchboard.config import LOCAL_HOST, Settings
@@ -17,7 +17,9 @@ from switchboard.config import LOCAL_HOST, Settings
 def build_app(network: PhoneNetwork) -> web.Application:
     app = web.Application(middlewares=[rest.twilio_auth, control.control_errors], client_max_size=1 << 20)
     app[rest.NETWORK] = network
+    app[texts.TEXTS] = network.texts
     rest.add_routes(app)
+    texts.add_routes(app)
     control.add_routes(app)
     return app
 
@@ -42,6 +44,7 @@ async def running_network(
     speech: Speech | None = None,
     recordings_dir: Path | None = None,
     default_voice_url: str | None = None,
+    default_sms_url: str | None = None,
 ) -> AsyncIterator[PhoneNetwork]:
     """An in-process network on ``settings.ports.phone`` with the settings' credentials (tests, evals)."""
     network = PhoneNetwork(
@@ -50,6 +53,8 @@ async def running_network(
         speech=speech,
         recordings_dir=recordings_dir or settings.home / "phone",
         default_voice_url=default_voice_url,
+        default_sms_url=default_sms_url,
+        business_number=settings.twilio_from_number,
     )
     async with serving(network, settings.ports.phone):
         yield network

@@ -35,6 +35,10 @@ class Callee(BaseModel):
     voicemail_greeting: str = DEFAULT_GREETING
     voicemail_max_ms: int = Field(default=20000, gt=0, description="The machine hangs up after this.")
     amd_human_ms: int = Field(default=1200, ge=0, description="How long AMD takes to call a human a human.")
+    texts: Literal["deliver", "fail"] = Field(
+        default="deliver", description="Whether texts to the number arrive."
+    )
+    reply_after_ms: int = Field(default=300, ge=0, description="How long the callee takes to answer a text.")
 
     def caller_script(self, *, greeting_played: bool = False) -> CallerScript:
         """The script played once the stream starts (a voicemail is a script too).

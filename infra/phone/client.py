@@ -62,6 +62,11 @@ class SimClient:
         result: dict[str, Any] = await self._json(resp)
         return result
 
+    async def messages(self) -> list[dict[str, Any]]:
+        """Every text sent and received, with its statuses and the webhooks it caused."""
+        body = await self._json(await self._http.get("/messages"))
+        return list(body["messages"])
+
     async def audio(self, sid: str) -> bytes:
         resp = await self._http.get(f"/calls/{sid}/audio")
         resp.raise_for_status()

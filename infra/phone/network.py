@@ -21,6 +21,7 @@ from infra.phone.calls import Call, CallOptions, CallRegistry, new_sid
 from infra.phone.context import NetworkContext
 from infra.phone.performer import Speech
 from infra.phone.run import CallRun
+from infra.phone.texts import Texts
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -60,6 +61,8 @@ class PhoneNetwork:
         recordings_dir: Path,
         default_voice_url: str | None = None,
         callback_attempts: int = 3,
+        default_sms_url: str | None = None,
+        business_number: str | None = None,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -77,6 +80,13 @@ class PhoneNetwork:
             recordings_dir=recordings_dir,
             callees=self.callees,
         )
+        self.texts = Texts(
+            account_sid,
+            self.ctx.webhooks,
+            self.callees,
+            sms_url=default_sms_url,
+            business_number=business_number,
+        )
 
     async def aclose(self) -> None:
         """Hang up every live call, let them finish, then release the HTTP client."""
@@ -86,6 +96,7 @@ class PhoneNetwork:
         if tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10.0)
+        await self.texts.aclose()
         await self._http.aclose()
 
     # -- Twilio REST semantics ------------------------------------------------------------------

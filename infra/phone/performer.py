@@ -79,6 +79,7 @@ class Performer:
             "dtmf": self._dtmf,
             "noise": self._set_noise,
             "hangup": self._hangup,
+            "reply": self._text_only,
         }
 
     async def run(self) -> None:
@@ -164,6 +165,9 @@ class Performer:
         self._noise = None if step.type == "off" else step
         self._line.set_noise(self._noise, self._speech_dbfs)
         return True
+
+    async def _text_only(self, step: s.Reply) -> bool:
+        return True  # a reply to a text, not something said on the call
 
     async def _hangup(self, step: s.Hangup) -> bool:
         self._line.hang_up("script")

@@ -11,6 +11,7 @@ The eval bank reuses these files, so the format is meant to be written by hand::
       - dtmf: "1234"
       - pause: 500
       - hangup
+      - reply: "tomorrow after 3"   # not spoken: the answer to a text it reads (``infra/phone/texts.py``)
 
 A step is a one-key mapping ``{kind: value}`` (a bare string for argument-less steps); the value
 is either the step's main field (text, ms, digits, path) or a mapping of its fields.
@@ -100,12 +101,28 @@ class Hangup(_Step):
     kind: Literal["hangup"] = "hangup"
 
 
+class Reply(_Step):
+    """Not part of a call: the text the callee sends back when it reads a text (the first text
+    read gets the first ``reply``, and so on), e.g. ``reply: "tomorrow after 3"`` or ``reply: STOP``."""
+
+    kind: Literal["reply"] = "reply"
+    text: str = Field(min_length=1, max_length=1600)
+
+
 Step = Annotated[
-    Say | Play | Tone | Pause | WaitForAgent | Dtmf | Noise | Hangup, Field(discriminator="kind")
+    Say | Play | Tone | Pause | WaitForAgent | Dtmf | Noise | Hangup | Reply, Field(discriminator="kind")
 ]
 
 # The field a bare value fills, per step kind: ``say: "hello"`` means ``say: {text: "hello"}``.
-_MAIN_FIELD = {"say": "text", "play": "path", "pause": "ms", "dtmf": "digits", "tone": "ms", "noise": "type"}
+_MAIN_FIELD = {
+    "reply": "text",
+    "say": "text",
+    "play": "path",
+    "pause": "ms",
+    "dtmf": "digits",
+    "tone": "ms",
+    "noise": "type",
+}
 
 
 def _normalise_step(raw: Any) -> Any:
