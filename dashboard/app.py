@@ -68,7 +68,7 @@ async def logout(_request: web.Request) -> web.StreamResponse:
 @routes.get("/static/{name}")
 async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    if name not in ("app.css", "app.js"):
+    if name not in ("app.css", "app.js", "call.js"):
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 

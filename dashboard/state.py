@@ -13,6 +13,7 @@ from dashboard.live import LiveHub
 from dashboard.render import Renderer
 from dashboard.reveals import RevealLog
 from dashboard.settings import DashboardSettings
+from dashboard.waveform import Waveforms
 from switchboard.config import Settings
 
 
@@ -25,6 +26,7 @@ class AppState:
     hub: LiveHub
     renderer: Renderer
     reveals: RevealLog
+    waveforms: Waveforms | None = None  # made at the first call page
 
 
 STATE = web.AppKey("state", AppState)
@@ -36,7 +38,8 @@ def state_of(request: web.Request) -> AppState:
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     session: Session | None = request.get(SESSION)
-    html = state_of(request).renderer.page(template, session=session, **context)
+    state = state_of(request)
+    html = state.renderer.page(template, session=session, tz=state.dashboard.timezone, **context)
     return web.Response(text=html, content_type="text/html", status=status)
 
 
