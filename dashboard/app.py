@@ -19,6 +19,7 @@ from dashboard.render import Renderer
 from dashboard.reveals import RevealLog
 from dashboard.settings import DashboardSettings
 from dashboard.state import STATE, AppState, page, state_of
+from switchboard.call_record_store import CallRecordStore
 from switchboard.config import Settings
 from switchboard.temporal import connect_client
 
@@ -116,6 +117,7 @@ def create_app(
             hub=LiveHub(temporal, ds.poll_s),
             renderer=Renderer(),
             reveals=RevealLog(settings.home / "dashboard" / "reveals.jsonl"),
+            records=CallRecordStore.of(settings),
         )
 
     async def stop(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from dashboard.render import Renderer
 from dashboard.reveals import RevealLog
 from dashboard.settings import DashboardSettings
 from dashboard.waveform import Waveforms
+from switchboard.call_record_store import CallRecordStore
 from switchboard.config import Settings
 
 
@@ -26,6 +27,9 @@ class AppState:
     hub: LiveHub
     renderer: Renderer
     reveals: RevealLog
+    records: (
+        CallRecordStore  # a record per finished call: the review queue, the overview (blocking: to_thread)
+    )
     waveforms: Waveforms | None = None  # made at the first call page
 
 

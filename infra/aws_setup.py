@@ -2,7 +2,8 @@
 
 Mirrors ``template.yaml``: the recordings bucket with SSE-KMS default encryption, a public
 access block, a TLS-only policy and a lifecycle; the KMS key of the Temporal payloads' data keys;
-the SES sender identity; the idempotency table; the people table (a data key per person).
+the SES sender identity; the idempotency table; the people table (a data key per person); the call
+records table (a record per finished call, ``switchboard/call_record_store.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from switchboard import aws
+from switchboard.call_record_store import create_table as _call_records_table
 from switchboard.config import Settings
 
 
@@ -130,6 +132,7 @@ def provision_sync(settings: Settings) -> None:
     _mail_identity(aws.client("sesv2", settings), settings.mail_sender)
     _idempotency_table(aws.client("dynamodb", settings), settings.idempotency_table)
     _people_table(aws.client("dynamodb", settings), settings.people_table)
+    _call_records_table(aws.client("dynamodb", settings), settings.call_records_table)
 
 
 async def provision(settings: Settings) -> None:

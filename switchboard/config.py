@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     recordings_bucket: str = "switchboard-recordings"
     recordings_kms_alias: str = "alias/switchboard-recordings"
     idempotency_table: str = "switchboard-idempotency"
+    call_records_table: str = Field(
+        default="switchboard-call-records", description="A record per finished call (call_record_store.py)."
+    )
 
     # Temporal payloads: AES-256-GCM under data keys from this KMS key (switchboard/codec.py).
     payload_kms_alias: str = Field(
@@ -131,6 +134,17 @@ class Settings(BaseSettings):
         ),
     )
     mail_sender: str = "agent@switchboard.local"
+    business_timezone: str = Field(
+        default="Australia/Sydney",
+        description="The business's zone: the dashboard's dates and the weekly digest's Monday 08:00.",
+    )
+    review_digest_to: str = Field(
+        default="team@switchboard.local",
+        description="Who gets the weekly review digest (comma-separated addresses; empty: no digest).",
+    )
+    dashboard_url: str = Field(
+        default=f"http://{LOCAL_HOST}:8000", description="The dashboard's address, for links in emails."
+    )
 
     # OpenAI Realtime: the local engine by default.
     realtime_url: str = f"ws://{LOCAL_HOST}:8765/v1/realtime?model=gpt-realtime"

@@ -7,7 +7,8 @@ recorded before the codec hold plain JSON payloads and replay as they are;
 (re-recorded fixtures are too: with ``SWITCHBOARD_EXPORT_HISTORIES=1`` the ``temporal_client``
 fixture encrypts under that key). The workers run with the tracing interceptor, so the replayer
 does too, over histories recorded without trace headers and one recorded with them
-(``test_one_call_is_one_trace_nested_and_without_personal_data``)."""
+(``test_one_call_is_one_trace_nested_and_without_personal_data``), and with headers through the
+codec, as every client sends them now (``test_call_record_is_written_at_the_end``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
+from temporalio.common import HeaderCodecBehavior
 from temporalio.worker import Replayer
 
 from switchboard import tracing
@@ -37,6 +39,7 @@ async def test_history_replays(path: Path) -> None:
         workflows=list(workflow_classes()),
         data_converter=data_converter(keys=TEST_KEYS),
         interceptors=tracing.interceptor(),
+        header_codec_behavior=HeaderCodecBehavior.CODEC,  # as every client: trace headers are encrypted
     )
     await replayer.replay_workflow(history)
 

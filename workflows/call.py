@@ -23,6 +23,7 @@ from workflows.failures import failure_kind
 
 with workflow.unsafe.imports_passed_through():
     from activities.tools.system import SYSTEM_TOOLS
+    from switchboard.call_records import CallFacts, RecordResult
     from switchboard.costs import TokenUsage
     from switchboard.messages import (
         ArchiveInput,
@@ -120,7 +121,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         attached = await self._wait(lambda: self.stream is not None or self.caller_gone, CONNECT_TIMEOUT)
         if not attached or self.stream is None:
             if workflow.patched("unanswered-without-summary"):
-                return self._unanswered(started)  # nothing was said: nothing to summarise or send
+                return await self._recorded(self._unanswered(started))  # nothing to summarise or send
             return await self._finish(self._unanswered_outcome(), None, started)
 
         self._set_status(CallStatus.DISCLOSURE)
@@ -148,7 +149,7 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
         ):
             outcome = Outcome.CONSENT_REFUSED
         archive = await self._archive(result, started)
-        return await self._finish(outcome, result, started, archive)
+        return await self._recorded(await self._finish(outcome, result, started, archive))
 
     async def _converse(self, host: str) -> ConverseResult:
         assert self.profile is not None and self.stream is not None
@@ -299,6 +300,38 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             outcome=self.outcome,
             duration_s=(workflow.now() - started).total_seconds(),
         )
+
+    async def _recorded(self, outcome: CallOutcome) -> CallOutcome:
+        """The call's record (no personal data: ``switchboard/call_records.py``) for the review
+        queue, the overview and the digest. A record that cannot be written does not fail the call."""
+        if not workflow.patched("call-record") or self.profile is None:
+            return outcome
+        zone = self.profile.after_hours.timezone if self.profile.after_hours else None
+        facts = CallFacts.of(
+            outcome,
+            profile=self.profile.name,
+            direction=self.request.direction.value if self.request else "",
+            started_at=self.started_at or workflow.now(),
+            ended_at=workflow.now(),
+            refused_tools=[r.call.name for r in self.rejections],
+            escalated=self.escalation is not None,
+            transferred=self.transferred,
+            max_length=self.max_length_cut
+            or (self.command is not None and self.command.reason == "max_length"),
+            timezone=zone,
+        )
+        try:
+            await workflow.execute_activity(
+                "record_call",
+                facts,
+                result_type=RecordResult,
+                start_to_close_timeout=FAST,
+                schedule_to_close_timeout=timedelta(minutes=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("call record not written: %s", failure_kind(err))
+        return outcome
 
     # -- helpers ---------------------------------------------------------------------------
 

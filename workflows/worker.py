@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.business import BUSINESS_FILE, SqliteBusiness
+from activities.call_records import CallRecordActivities
 from activities.calls import ToolActivities, get_profile
 from activities.contact import ContactActivities, FileDoNotCall
 from activities.delivery import DeliveryActivities
@@ -57,6 +58,7 @@ def build_worker(
         "summarise": SummaryActivities(prices=settings.prices).summarise,
         "deliver": DeliveryActivities(settings).deliver,
         "check_do_not_call": contact.check_do_not_call,
+        "record_call": CallRecordActivities(settings).record_call,
     }
     return Worker(
         client,

@@ -325,7 +325,8 @@ async def test_supervisor_whispers_approves_and_rejects(
 async def test_unanswered_call_records_its_outcome_and_sends_nothing(
     temporal_client: Client, stack: Settings
 ) -> None:
-    """A busy line ends the call's workflow at once: no summary, no delivery (the callback retries)."""
+    """A busy line ends the call's workflow at once: no summary, no delivery (the callback retries);
+    its record counts it on the overview."""
     async with build_worker(temporal_client, stack):
         handle = await start_call(temporal_client, stack, direction=Direction.OUTBOUND)
         await handle.signal(CallWorkflow.telephony_event, TelephonyEvent(call_sid="CA1", status="busy"))
@@ -333,5 +334,9 @@ async def test_unanswered_call_records_its_outcome_and_sends_nothing(
         await export_history(handle)
     assert outcome.outcome == Outcome.BUSY
     assert outcome.summary is None
-    events = [e.event_type for e in (await handle.fetch_history()).events]
-    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events  # neither summarise nor deliver
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in (await handle.fetch_history()).events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled == ["record_call"]  # neither summarise nor deliver: only the call's record

@@ -110,8 +110,10 @@ async def test_the_history_holds_no_personal_data_and_the_audit_reads_it(
     encrypted, plain = plain_payloads(raw)
     assert encrypted >= 15
     # Plain only: search attributes (the server indexes them) and the SDK's own bookkeeping of
-    # a local activity (its type, attempt and times); neither holds personal data (see leaks()).
-    assert set(plain) <= {"UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "MARKER_RECORDED:data"}, plain
+    # a local activity (its type, attempt and times) and of a patch (its id); none holds personal
+    # data (see leaks()).
+    sdk = {"UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "MARKER_RECORDED:data", "MARKER_RECORDED:patch-data"}
+    assert set(plain) <= sdk, plain
     started = raw.events[0].workflow_execution_started_event_attributes
     assert started.input.payloads[0].metadata[META_PERSON_KEY]  # the caller's own key, by id only
     assert META_KEY not in started.input.payloads[0].metadata  # …never with its envelope
