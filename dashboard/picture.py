@@ -120,7 +120,7 @@ def _tool_detail(r: ToolResult) -> str:
     if r.ok:
         out = _plain(r.output) or _short(str(r.output.get("say", "")))
         return f"{r.name}{args} → {_short(out or 'done')}"
-    return f"{r.name}{args} refused: {_short(r.error or _plain(r.output))}"
+    return f"{r.name}{args} failed: {_short(r.error or _plain(r.output))}"
 
 
 def build(
@@ -230,7 +230,7 @@ def _event_markers(
             continue
         ran = when.pop(0)
         state = ("escalate" if r.name == "escalate" else "ok") if r.ok else "failed"
-        label = f"tool {r.name} {'ok' if r.ok else 'refused'} at {clock(ran)}"
+        label = f"tool {r.name} {'ok' if r.ok else 'failed'} at {clock(ran)}"
         markers.append(Marker("tool", label, text(_tool_detail(r)), ran, x(ran), state))
     for e, at in events:
         if at is None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from temporalio.service import RPCError
 
 from dashboard.picture import Picture, build
+from dashboard.queue import review_of
 from dashboard.search import FilterError, ReviewFilter, find_finished, finished_result, is_finished
 from dashboard.state import AppState, page, reply, session_of, state_of
 from dashboard.waveform import Waveforms
@@ -33,7 +34,7 @@ async def review_list(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     error = ""
     try:
-        flt = ReviewFilter.parse(dict(request.query))
+        flt = ReviewFilter.parse(dict(request.query), state.settings.business_timezone)
         calls = await find_finished(state.client, flt)
     except FilterError as exc:
         flt, calls, error = ReviewFilter(), [], str(exc)
@@ -75,6 +76,7 @@ async def _call_page(request: web.Request, *, revealed: bool) -> web.Response:
         recording_ttl=state.dashboard.recording_url_ttl_s,
         revealed=revealed,
         picture=picture,
+        **await review_of(request, call_id),
     )
 
 

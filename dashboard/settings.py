@@ -29,7 +29,4 @@ class DashboardSettings(BaseSettings):
     bind: str = LOCAL_HOST
     poll_s: float = Field(default=0.5, gt=0, description="How often the server reads live calls' state.")
     recording_url_ttl_s: int = Field(default=300, ge=10, le=3600)
-    timezone: str = Field(
-        default="Australia/Sydney", description="The business's IANA zone: every date on the pages is in it."
-    )
     secure_cookies: bool = Field(default=False, description="Set behind HTTPS.")

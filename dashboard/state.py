@@ -43,7 +43,7 @@ def state_of(request: web.Request) -> AppState:
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     session: Session | None = request.get(SESSION)
     state = state_of(request)
-    html = state.renderer.page(template, session=session, tz=state.dashboard.timezone, **context)
+    html = state.renderer.page(template, session=session, tz=state.settings.business_timezone, **context)
     return web.Response(text=html, content_type="text/html", status=status)
 
 

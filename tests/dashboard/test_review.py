@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from temporalio.client import Client
 
+from switchboard.calendar import zone
 from switchboard.config import Settings
 from switchboard.messages import ConsentAnswer, EndReason, ToolCallRequest
 from switchboard.models import Speaker, ToolCall
@@ -77,7 +78,7 @@ async def test_review_finds_a_call_and_plays_its_recording(
     await page.goto(f"{dashboard_url}/review?outcome=busy")
     assert await page.locator("table.calls tr", has_text=call_id).count() == 0
     started = (await temporal_client.get_workflow_handle(call_id).describe()).start_time
-    day = started.date()
+    day = started.astimezone(zone(stack.business_timezone)).date()  # the business's calendar
     await page.goto(f"{dashboard_url}/review?date={day.isoformat()}&profile=clinic_booking")
     assert await page.locator("table.calls tr", has_text=call_id).count() == 1
     await page.goto(f"{dashboard_url}/review?date={(day - timedelta(days=1)).isoformat()}")

@@ -1,7 +1,7 @@
 """The call page of a real call (the barge-in call of test_barge_in: phone network → gateway →
 workflow → voice worker ⇄ Realtime engine): in headless Chromium, the picture has the call's turns,
-tools and barge-ins where they happened, a click seeks the archived recording, and a screenshot of
-it goes to docs/screenshots/ (SWITCHBOARD_SCREENSHOTS=1)."""
+tools and barge-ins where they happened, a click seeks the archived recording; the review queue
+lists it with its flags. Screenshots of both go to docs/screenshots/ (SWITCHBOARD_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from temporalio.client import Client
 from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
 from infra.stack import Stack, free_port
+from switchboard.call_record_store import CallRecordStore
+from switchboard.call_records import FLAG_LABELS
 from switchboard.config import LOCAL_HOST, Settings
 from switchboard.models import CallOutcome, Speaker
 from tests.dashboard.conftest import PASSWORD, browser, chromium, page, screenshot_path, sign_in
@@ -37,7 +39,11 @@ async def e2e_dashboard(e2e: tuple[Settings, Stack], e2e_client: Client) -> Asyn
 
 
 async def test_the_call_page_draws_a_real_call_and_seeks_its_recording(
-    page: Any, e2e_dashboard: str, barged: tuple[str, CallOutcome], tmp_path: Path
+    page: Any,
+    e2e: tuple[Settings, Stack],
+    e2e_dashboard: str,
+    barged: tuple[str, CallOutcome],
+    tmp_path: Path,
 ) -> None:
     sid, outcome = barged
     turns = outcome.transcript
@@ -83,5 +89,15 @@ async def test_the_call_page_draws_a_real_call_and_seeks_its_recording(
     assert await audio.evaluate("a => a.currentTime") == pytest.approx(cut[0].start_ms / 1000, abs=0.05)
     index = await target.get_attribute("data-turn")
     assert await page.locator(f"li.bubble.current[data-turn='{index}']").count() == 1
-    await page.locator("#h-call").scroll_into_view_if_needed()
     await page.screenshot(path=str(screenshot_path(tmp_path, "screenshots/call-page.png")), full_page=True)
+
+    # The call's record flagged it (the answer it was talked over came late); the queue lists it with
+    # the record's reasons, and the call page's review card says the same.
+    record = CallRecordStore.of(e2e[0]).get(f"call-{sid}")
+    assert record is not None and record.flags and record.barge_ins == len(cut)
+    labels = [FLAG_LABELS[f] for f in record.flags]
+    assert await page.locator(".card.review a.reason").all_inner_texts() == labels
+    await page.goto(f"{e2e_dashboard}/queue")
+    row = page.locator(f"table.queue tr[data-call='call-{sid}']")
+    assert await row.locator("a.reason").all_inner_texts() == labels
+    await page.screenshot(path=str(screenshot_path(tmp_path, "screenshots/review-queue.png")), full_page=True)
