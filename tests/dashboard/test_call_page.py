@@ -90,6 +90,14 @@ async def test_the_call_page_draws_the_call_and_seeks_the_recording(
     await slow.focus()
     await page.keyboard.press("Enter")
     assert await audio.evaluate("a => a.currentTime") == pytest.approx(15.0, abs=0.05)
+    # While it plays, the highlight follows: from the quiet gap before the slow answer into it.
+    slow_index = await slow.get_attribute("data-turn")
+    await audio.evaluate("a => { a.muted = true; a.currentTime = 14.6; }")
+    await page.wait_for_function("() => !document.querySelector('.current[data-turn]')")
+    await audio.evaluate("a => a.play()")
+    await page.locator(f"li.bubble.current[data-turn='{slow_index}']").wait_for(timeout=5000)
+    assert await svg.locator(f"rect.turn.current[data-turn='{slow_index}']").count() == 1
+    assert await audio.evaluate("a => { a.pause(); return a.currentTime; }") >= 15.0
 
     # The conversation reads as bubbles, the summary as a card, the raw timeline stays collapsed.
     assert await page.locator("ol.conversation li.bubble").count() == 7

@@ -4,11 +4,13 @@ there after the dashboard restarts (it lives in the call records table, never in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -66,8 +68,13 @@ async def dashboard(stack: Settings, client: Client) -> AsyncIterator[str]:
 
 
 async def test_queue_lists_the_escalated_call_and_its_review_survives_a_restart(
-    page: Any, temporal_client: Client, stack: Settings, tmp_path: Path
+    page: Any, temporal_client: Client, stack: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import evals.add  # the eval bank's adder, into a bank of the test's own
+
+    (tmp_path / "bank").mkdir()
+    adder = functools.partial(evals.add.add_call_to_bank, bank=tmp_path / "bank")
+    monkeypatch.setattr(evals.add, "add_call_to_bank", adder)
     clean = await clean_call(temporal_client, stack, tmp_path)
     escalated = await escalated_call(temporal_client, stack, tmp_path)
     store = CallRecordStore.of(stack)
@@ -84,6 +91,15 @@ async def test_queue_lists_the_escalated_call_and_its_review_survives_a_restart(
         assert await page.locator(f"tr[data-call='{clean}']").count() == 0
         await page.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
         assert await accessibility_problems(page) == []
+
+        # One click adds it to the eval bank, from the queue.
+        await row.locator("button", has_text="Add to eval bank").click()
+        result = row.locator(".result")
+        await page.wait_for_function(
+            "el => /\\b(ok|error)\\b/.test(el.className)", arg=await result.element_handle()
+        )
+        assert "added to the eval bank" in await result.inner_text()
+        assert len(list((tmp_path / "bank").glob("recorded-*.yaml"))) == 1
 
         # Filtered by reason: there for "escalated", not for "consent refused".
         await page.select_option("select[name=reason]", "escalated")
