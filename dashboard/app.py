@@ -2,7 +2,8 @@
 
 Routes: ``/login`` (the only page for the signed-out), ``/live`` and ``/live/stream`` (live calls),
 ``/calls/{id}/supervise`` (actions, as the workflow's ``supervise`` Update), ``/review`` and
-``/review/{id}`` (finished calls), ``/queue`` and ``/review/{id}/verdict`` (the review queue), ``/reveals`` (who unmasked what), ``/healthz``.
+``/review/{id}`` (finished calls), ``/queue`` and ``/review/{id}/verdict`` (the review queue),
+``/overview`` (the figures), ``/reveals`` (who unmasked what), ``/healthz``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from temporalio.client import Client
 
-from dashboard import calls, queue, review
+from dashboard import calls, overview, queue, review
 from dashboard.auth import COOKIE, Handler, Sessions, middleware, set_session_cookie
 from dashboard.live import LiveHub
 from dashboard.render import Renderer
@@ -107,6 +108,7 @@ def create_app(
     app.add_routes(calls.routes)
     app.add_routes(review.routes)
     app.add_routes(queue.routes)
+    app.add_routes(overview.routes)
 
     async def start(app: web.Application) -> None:
         temporal = client or await connect_client(settings, wait_s=30)

@@ -301,6 +301,7 @@ def build_record(facts: CallFacts, default_zone: str) -> CallRecord:
     first_audio = facts.latency.turn_to_first_audio_ms or [
         t.first_audio_ms for t in facts.turns if t.first_audio_ms is not None
     ]
+    latency = facts.latency.model_copy(update={"turn_to_first_audio_ms": first_audio}, deep=True)
     gaps = silences(facts.turns)
     flags = compute_flags(facts)
     escalated = Flag.ESCALATED in flags
@@ -322,7 +323,7 @@ def build_record(facts: CallFacts, default_zone: str) -> CallRecord:
         caller_turns=sum(t.speaker == Speaker.CALLER for t in facts.turns),
         agent_turns=sum(t.speaker == Speaker.AGENT for t in facts.turns),
         barge_ins=sum(t.interrupted for t in facts.turns),
-        latency=facts.latency,
+        latency=latency,
         first_audio_p50_ms=percentile(first_audio, 50),
         first_audio_p95_ms=percentile(first_audio, 95),
         slow_turns=sum(ms > FIRST_AUDIO_MS for ms in first_audio),

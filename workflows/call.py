@@ -320,6 +320,8 @@ class CallWorkflow(Transfers, ToolCalls):  # Transfers first: its _transfer, not
             or (self.command is not None and self.command.reason == "max_length"),
             timezone=zone,
         )
+        if facts.latency.empty():  # the voice worker's final set is empty: what it sent during the call
+            facts.latency = self.latency
         try:
             await workflow.execute_activity(
                 "record_call",

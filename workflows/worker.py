@@ -22,6 +22,7 @@ from activities.call_records import CallRecordActivities
 from activities.calls import ToolActivities, get_profile
 from activities.contact import ContactActivities, FileDoNotCall
 from activities.delivery import DeliveryActivities
+from activities.digest import DigestActivities
 from activities.summary import SummaryActivities
 from activities.telephony import TelephonyActivities
 from switchboard import tracing
@@ -30,11 +31,12 @@ from switchboard.telephony import twilio_client
 from switchboard.temporal import connect_client, metrics_runtime
 from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
+from workflows.digest import ReviewDigestWorkflow, ensure_digest_schedule
 from workflows.intake_delivery import IntakeDeliveryWorkflow
 
 
 def workflow_classes() -> Sequence[type]:
-    return [CallWorkflow, OutboundCallbackWorkflow, IntakeDeliveryWorkflow]
+    return [CallWorkflow, OutboundCallbackWorkflow, IntakeDeliveryWorkflow, ReviewDigestWorkflow]
 
 
 def build_worker(
@@ -49,6 +51,7 @@ def build_worker(
     tools = ToolActivities(SqliteBusiness(settings.home / BUSINESS_FILE))
     telephony = TelephonyActivities(twilio_client(settings), settings)
     contact = ContactActivities(FileDoNotCall(settings.home / "do_not_call.txt"))
+    digest = DigestActivities(settings)
     activities: dict[str, Callable[..., Any]] = {
         "get_profile": get_profile,
         "run_tool": tools.run_tool,
@@ -59,6 +62,8 @@ def build_worker(
         "deliver": DeliveryActivities(settings).deliver,
         "check_do_not_call": contact.check_do_not_call,
         "record_call": CallRecordActivities(settings).record_call,
+        "gather_digest": digest.gather_digest,
+        "send_digest": digest.send_digest,
     }
     return Worker(
         client,
@@ -77,6 +82,7 @@ async def main(settings: Settings | None = None) -> None:
     tracing.install(s, "workflow-worker")
     runtime = metrics_runtime(s, s.ports.worker_sdk_metrics)
     client = await connect_client(s, wait_s=60, runtime=runtime)
+    await ensure_digest_schedule(client, s)  # Mondays 08:00 in the business's zone; idempotent
     async with build_worker(client, s):
         mark_ready(s, os.environ.get("SWITCHBOARD_WORKER_NAME") or "worker")
         await asyncio.Event().wait()
