@@ -5,6 +5,7 @@ lists it with its flags. Screenshots of both go to docs/screenshots/ (SWITCHBOAR
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,14 @@ async def test_the_call_page_draws_a_real_call_and_seeks_its_recording(
     assert cut and outcome.tool_results, [t.text for t in turns]
     await sign_in(page, e2e_dashboard)
     await page.wait_for_url(f"{e2e_dashboard}/live")
-    await page.goto(f"{e2e_dashboard}/review/call-{sid}")
+    started = time.perf_counter()
+    await page.goto(f"{e2e_dashboard}/review/call-{sid}")  # the first view: the waveform read from S3
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    await page.reload()
+    print(
+        f"\ncall page: first load {first * 1000:.0f} ms, again {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
 
     svg = page.locator("svg.picture")
     callers = sum(t.speaker == Speaker.CALLER for t in turns)
