@@ -52,6 +52,21 @@ class QueueFilter:
         )
 
 
+def reason_details(record: CallRecord) -> dict[Flag, str]:
+    """What each flag of a call amounts to, in a few words (from the record: nothing personal)."""
+    slowest = max(record.latency.turn_to_first_audio_ms, default=record.first_audio_p95_ms or 0.0)
+    failed = [name for name, t in record.tools.items() if t.failures]
+    refused = [name for name, t in record.tools.items() if t.refusals]
+    details = {
+        Flag.SLOW_TURN: f"{record.slow_turns or 1} slow, worst {slowest / 1000:.1f} s",
+        Flag.TOOL_FAILED: ", ".join(failed),
+        Flag.TOOL_REFUSED: ", ".join(refused),
+        Flag.LONG_SILENCE: f"{record.longest_silence_ms / 1000:.0f} s",
+        Flag.DROPPED: f"{record.drops} drop{'s' if record.drops != 1 else ''}, {record.reconnects} reconnected",
+    }
+    return {f: details.get(f, "") for f in record.flags}
+
+
 @routes.get("/queue")
 async def queue_page(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
@@ -80,6 +95,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         verdicts=VERDICT_LABELS,
         profiles=profile_names(),
         days=REVIEWED_DAYS,
+        details=reason_details,
     )
 
 
@@ -116,6 +132,7 @@ async def review_of(request: web.Request, call_id: str) -> dict[str, Any]:
     return {
         "record": record,
         "reasons": FLAG_LABELS,
+        "details": reason_details(record) if record else {},
         "verdicts": VERDICT_LABELS,
         "next_call": following,
         "just_reviewed": request.query.get("reviewed") == "1",

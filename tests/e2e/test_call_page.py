@@ -20,7 +20,7 @@ from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
 from infra.stack import Stack, free_port
 from switchboard.call_record_store import CallRecordStore
-from switchboard.call_records import FLAG_LABELS
+from switchboard.call_records import FLAG_LABELS, Flag
 from switchboard.config import LOCAL_HOST, Settings
 from switchboard.models import CallOutcome, Speaker
 from tests.dashboard.conftest import PASSWORD, browser, chromium, page, screenshot_path, sign_in
@@ -108,4 +108,8 @@ async def test_the_call_page_draws_a_real_call_and_seeks_its_recording(
     await page.goto(f"{e2e_dashboard}/queue")
     row = page.locator(f"table.queue tr[data-call='call-{sid}']")
     assert await row.locator("a.reason").all_inner_texts() == labels
+    why = " ".join(await row.locator(".why").all_inner_texts())
+    if Flag.SLOW_TURN in record.flags:  # how slow: the slowest answer the caller waited for
+        slowest = max(record.latency.turn_to_first_audio_ms or [t.first_audio_ms or 0 for t in turns])
+        assert f"worst {slowest / 1000:.1f} s" in why, why
     await page.screenshot(path=str(screenshot_path(tmp_path, "screenshots/review-queue.png")), full_page=True)
