@@ -60,10 +60,12 @@ def summary_items(fields: dict[str, Any], revealed: bool) -> list[Item]:
     ]
 
 
-def local(value: datetime | None, tz: str, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
-    """``value`` (naive means UTC, as the audit gives it) in the zone ``tz``."""
-    if value is None:
+def local(value: datetime | str | None, tz: str, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
+    """``value`` (naive means UTC, as the audit gives it; a string is ISO 8601) in the zone ``tz``."""
+    if not value:
         return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(zone(tz)).strftime(fmt)
 

@@ -47,12 +47,22 @@
     seek(Number(target.dataset.seek));
     if (target.closest("svg")) describe(target);
   });
+  // Keyboard: Enter or Space plays from a turn or event; the arrow keys move along the call in time.
+  const stops = Array.from(svg.querySelectorAll("[data-seek][tabindex]")).sort(
+    (a, b) => Number(a.dataset.seek) - Number(b.dataset.seek),
+  );
   svg.addEventListener("keydown", (e) => {
     const target = e.target.closest("[data-seek]");
-    if (!target || (e.key !== "Enter" && e.key !== " ")) return;
-    e.preventDefault();
-    seek(Number(target.dataset.seek));
-    describe(target);
+    if (!target) return;
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      seek(Number(target.dataset.seek));
+      describe(target);
+    } else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+      e.preventDefault();
+      const next = stops[stops.indexOf(target) + (e.key === "ArrowRight" ? 1 : -1)];
+      if (next) next.focus();
+    }
   });
   for (const el of svg.querySelectorAll(".marker, rect.turn")) {
     el.addEventListener("focus", () => describe(el));

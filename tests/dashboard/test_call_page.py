@@ -87,11 +87,19 @@ async def test_the_call_page_draws_the_call_and_seeks_the_recording(
     assert await page.locator(f"li.bubble.current[data-turn='{index}']").count() == 1
     # …and so does the keyboard: focus the slow answer and press Enter.
     slow = svg.locator("rect.turn.agent.slow-red")
+    slow_index = await slow.get_attribute("data-turn")
     await slow.focus()
     await page.keyboard.press("Enter")
     assert await audio.evaluate("a => a.currentTime") == pytest.approx(15.0, abs=0.05)
+    # The arrow keys walk the call in time: from the slow answer to the caller's goodbye after it.
+    await page.keyboard.press("ArrowRight")
+    after = await page.evaluate(
+        "() => [document.activeElement.dataset.seek, document.activeElement.dataset.turn]"
+    )
+    assert float(after[0]) == pytest.approx(17.5) and after[1] == str(int(slow_index or 0) + 1)
+    await page.keyboard.press("ArrowLeft")
+    assert await page.evaluate("() => document.activeElement.dataset.turn") == slow_index
     # While it plays, the highlight follows: from the quiet gap before the slow answer into it.
-    slow_index = await slow.get_attribute("data-turn")
     await audio.evaluate("a => { a.muted = true; a.currentTime = 14.6; }")
     await page.wait_for_function("() => !document.querySelector('.current[data-turn]')")
     await audio.evaluate("a => a.play()")

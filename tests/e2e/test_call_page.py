@@ -23,6 +23,7 @@ from switchboard.call_record_store import CallRecordStore
 from switchboard.call_records import FLAG_LABELS, Flag
 from switchboard.config import LOCAL_HOST, Settings
 from switchboard.models import CallOutcome, Speaker
+from tests.dashboard.a11y import accessibility_problems
 from tests.dashboard.conftest import PASSWORD, browser, chromium, page, screenshot_path, sign_in
 
 __all__ = ["browser", "chromium", "page"]  # the browser fixtures of tests/dashboard
@@ -98,6 +99,7 @@ async def test_the_call_page_draws_a_real_call_and_seeks_its_recording(
     index = await target.get_attribute("data-turn")
     assert await page.locator(f"li.bubble.current[data-turn='{index}']").count() == 1
     await page.screenshot(path=str(screenshot_path(tmp_path, "screenshots/call-page.png")), full_page=True)
+    assert await accessibility_problems(page) == []
 
     # The call's record flagged it (the answer it was talked over came late); the queue lists it with
     # the record's reasons, and the call page's review card says the same.
@@ -113,3 +115,4 @@ async def test_the_call_page_draws_a_real_call_and_seeks_its_recording(
         slowest = max(record.latency.turn_to_first_audio_ms or [t.first_audio_ms or 0 for t in turns])
         assert f"worst {slowest / 1000:.1f} s" in why, why
     await page.screenshot(path=str(screenshot_path(tmp_path, "screenshots/review-queue.png")), full_page=True)
+    assert await accessibility_problems(page) == []
