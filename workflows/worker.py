@@ -9,6 +9,7 @@ machine its own, or 0 for none).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ from workflows.call import CallWorkflow
 from workflows.callback import OutboundCallbackWorkflow
 from workflows.digest import ReviewDigestWorkflow, ensure_digest_schedule
 from workflows.intake_delivery import IntakeDeliveryWorkflow
+
+log = logging.getLogger("switchboard.worker")
 
 
 def workflow_classes() -> Sequence[type]:
@@ -82,10 +85,24 @@ async def main(settings: Settings | None = None) -> None:
     tracing.install(s, "workflow-worker")
     runtime = metrics_runtime(s, s.ports.worker_sdk_metrics)
     client = await connect_client(s, wait_s=60, runtime=runtime)
-    await ensure_digest_schedule(client, s)  # Mondays 08:00 in the business's zone; idempotent
     async with build_worker(client, s):
         mark_ready(s, os.environ.get("SWITCHBOARD_WORKER_NAME") or "worker")
-        await asyncio.Event().wait()
+        await asyncio.gather(keep_digest_schedule(client, s), asyncio.Event().wait())  # runs until stopped
+
+
+async def keep_digest_schedule(client: Client, s: Settings, max_wait_s: float = 30.0) -> None:
+    """The digest's schedule (Mondays 08:00 in the business's zone; idempotent), made once the
+    worker runs: its payloads go through the codec, whose tables the local stack provisions only
+    after every service is healthy, so a first attempt may come too early. Retried until it holds."""
+    delay = 0.5
+    while True:
+        try:
+            await ensure_digest_schedule(client, s)
+            return
+        except Exception as exc:  # a missing table, Temporal not ready: both pass
+            log.warning("digest schedule not made yet (%s); retrying in %.1f s", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_wait_s)
 
 
 if __name__ == "__main__":
