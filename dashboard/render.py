@@ -58,6 +58,7 @@ def environment() -> Environment:
         "clock_s": clock,
     }
     env.globals["budget"] = budgets
+    env.globals["tz"] = "UTC"  # a page's context sets the business's zone (state.page)
     return env
 
 
