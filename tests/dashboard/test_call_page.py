@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from switchboard.config import Settings
-from switchboard.messages import ConsentAnswer, EndReason, ToolCallRequest
+from switchboard.messages import ConsentAnswer, EndReason, RealtimeSession, ToolCallRequest
 from switchboard.models import Speaker, ToolCall
 from tests.dashboard.a11y import accessibility_problems, axe_installed
 from tests.dashboard.conftest import sign_in
@@ -35,6 +35,9 @@ async def talked_over_call(client: Client, stack: Settings, tmp_path: Path) -> s
             Speaker.AGENT, "Monday has nine, ten and eleven free, and also…", 520.0, interrupted=True
         )
         await call.say(Speaker.CALLER, "Ten is good.")
+        # The agent's voice session drops and is resumed while the caller talks (#16's events).
+        for kind, at_ms in (("dropped", 12600), ("reconnected", 13400)):
+            await call.handle.signal(CallWorkflow.realtime_session, RealtimeSession(kind=kind, at_ms=at_ms))
         await call.say(Speaker.AGENT, "Ten o'clock Monday. Anything else?", 1210.0)
         await call.say(Speaker.CALLER, "No, goodbye.")
         await call.handle.execute_update(
@@ -59,6 +62,10 @@ async def test_the_call_page_draws_the_call_and_seeks_the_recording(
     assert await svg.locator(".marker.barge-in").count() == 1
     assert await svg.locator(".marker.consent.ok").count() == 1
     assert await svg.locator(".marker.disclosure").count() == 1
+    resumed = [
+        float(await m.get_attribute("data-seek") or 0) for m in await svg.locator(".marker.realtime").all()
+    ]
+    assert resumed == [12.6, 13.4]  # on the stream's clock, where they happened
     tools = await svg.locator(".marker.tool").all()
     assert len(tools) >= 1 and "check_availability" in (await tools[0].get_attribute("aria-label") or "")
     assert await svg.locator(".latency.ok").count() == 1 and await svg.locator(".latency.red").count() == 1

@@ -112,6 +112,7 @@ async def test_queue_lists_the_escalated_call_and_its_review_survives_a_restart(
         await page.goto(f"{url}/queue?reason=escalated")
         await page.locator(f"tr[data-call='{escalated}'] a.listen").click()
         await page.wait_for_url(f"{url}/review/{escalated}")
+        assert await page.locator("svg.picture .marker.escalation").count() == 1  # the transfer, drawn
         card = page.locator(".card.review")
         assert "Escalated or transferred" in await card.inner_text()
         await card.get_by_label("Agent error").check()
