@@ -124,6 +124,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_codec_updates
 	$(VENV)/bin/python -m bench.bench_reconnect
 	$(VENV)/bin/python -m bench.bench_observability
+	$(VENV)/bin/python -m bench.bench_overview
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,10 +162,11 @@ class CallRecordStore:
         return _record(item) if item else None
 
     def in_period(self, profiles: Iterable[str], start: datetime, end: datetime) -> list[CallRecord]:
-        """The calls of these profiles that started in [start, end), oldest first."""
-        found: list[CallRecord] = []
-        for profile in profiles:
-            found += self._query(
+        """The calls of these profiles that started in [start, end), oldest first: one query per
+        profile, side by side (boto3 clients are thread-safe)."""
+
+        def of(profile: str) -> list[CallRecord]:
+            return self._query(
                 IndexName=BY_PROFILE,
                 KeyConditionExpression="profile = :p AND started BETWEEN :a AND :b",
                 ExpressionAttributeValues={
@@ -172,7 +174,15 @@ class CallRecordStore:
                     ":a": {"S": _stamp(start)},
                     ":b": {"S": _stamp(end)},
                 },
+                # The record and its review only: what the indexes need is in ``data`` too.
+                ProjectionExpression="#d, reviewed_at, verdict, note, reviewer",
+                ExpressionAttributeNames={"#d": "data"},
             )
+
+        names = list(profiles)
+        self._db()  # made once, before the threads share it
+        with ThreadPoolExecutor(max_workers=max(1, min(len(names), 8))) as pool:
+            found = [r for batch in pool.map(of, names) for r in batch]
         end_utc = record_time(end)
         return sorted((r for r in found if r.started_at < end_utc), key=lambda r: r.started_at)
 
