@@ -21,6 +21,7 @@ from switchboard.call_records import FLAG_LABELS, CallRecord, Flag, Verdict
 from switchboard.profiles import profile_names
 
 REVIEWED_DAYS = 7
+PAGE = 50  # the newest flagged calls shown; a filter narrows the rest
 VERDICT_LABELS = {
     Verdict.FINE: "Fine",
     Verdict.AGENT_ERROR: "Agent error",
@@ -74,7 +75,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     since = datetime.now(UTC) - timedelta(days=REVIEWED_DAYS)
     store = state.records
     open_, lately = await asyncio.gather(
-        asyncio.to_thread(store.review_queue, profile=flt.profile or None, reason=flt.reason),
+        asyncio.to_thread(store.review_queue, profile=flt.profile or None, reason=flt.reason, limit=PAGE + 1),
         asyncio.to_thread(
             store.in_period, [flt.profile] if flt.profile else profile_names(), since, datetime.now(UTC)
         ),
@@ -89,7 +90,8 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         "queue.html",
         nav="queue",
         flt=flt,
-        pending=open_,
+        pending=open_[:PAGE],
+        more=len(open_) > PAGE,
         reviewed=reviewed,
         reasons=FLAG_LABELS,
         verdicts=VERDICT_LABELS,
