@@ -199,7 +199,9 @@ def build(
 
 
 def _in_call(e: Entry) -> bool:
-    return e.kind in ("tool", "consent", "escalation", "realtime", "hangup")
+    """An event of the conversation itself (not an activity that completes after the stream closed,
+    such as the hangup or the transfer): the picture is at least as long as these."""
+    return e.kind in ("tool", "consent", "realtime") or e.title.endswith(" requested")
 
 
 def _tool_times(events: list[tuple[Entry, float | None]]) -> dict[str, list[float]]:

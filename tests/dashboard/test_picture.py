@@ -87,4 +87,6 @@ def test_what_people_said_is_masked_unless_revealed() -> None:
     assert "get_job_status(job id: 1) failed: no such job" in texts
     shown = build(outcome(), timeline(), None, None, lambda s: s)
     assert "0412 345 678" in " ".join(t.text for t in shown.turns)
-    assert shown.duration_s == 13.0 - 2.0  # no recording: as long as the last event
+    assert (
+        shown.duration_s == 12.0 - 2.0
+    )  # no recording: to the last event of the conversation (not the transfer activity after it)
