@@ -19,7 +19,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=of
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install lock chromium prometheus test lint typecheck cfn-lint unit up down status demo evals bench clean \
+.PHONY: install lock chromium axe prometheus test lint typecheck cfn-lint unit up down status demo evals bench clean \
 	sam-build sam-validate lambda-artifacts $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
 $(PY):
@@ -81,12 +81,17 @@ cfn-lint: install
 chromium:
 	bash scripts/install-chromium.sh
 
+# axe-core from npm into .local/node, for the dashboard's accessibility checks (without it the
+# browser tests still assert their own checklist: names, keyboard, contrast).
+axe:
+	bash scripts/install-axe.sh || echo "axe-core not installed: the browser tests use their checklist alone"
+
 # Debian's prometheus and promtool (apt, only when /usr/bin/prometheus is missing): the stack's
 # Prometheus (make up) and the alert rules' tests (promtool test rules, in make unit).
 prometheus:
 	bash scripts/install-prometheus.sh
 
-unit: install chromium prometheus
+unit: install chromium axe prometheus
 	$(VENV)/bin/pytest -q -m "not slow"
 
 test: lint typecheck cfn-lint lambda-artifacts unit
@@ -105,7 +110,7 @@ demo: install
 
 # The whole eval bank through the real path (~15 min on 2 cores; scorecard in evals/out/), and the
 # whole-call tests that `make test` leaves out.
-evals: install chromium
+evals: install chromium axe
 	$(VENV)/bin/switchboard evals run --concurrency 3
 	$(VENV)/bin/pytest -q -m slow
 

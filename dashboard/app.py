@@ -2,8 +2,9 @@
 
 Routes: ``/login`` (the only page for the signed-out), ``/live`` and ``/live/stream`` (live calls),
 ``/calls/{id}/supervise`` (actions, as the workflow's ``supervise`` Update), ``/review`` and
-``/review/{id}`` (finished calls), ``/overview`` (the figures), ``/waiting`` (leads between attempts),
-``/reveals`` (who unmasked what), ``/healthz``.
+``/review/{id}`` (finished calls), ``/queue`` and ``/review/{id}/verdict`` (the review queue),
+``/overview`` (the figures), ``/waiting`` (leads between attempts), ``/reveals`` (who unmasked
+what), ``/healthz``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 from temporalio.client import Client
 
-from dashboard import calls, overview, review, waiting
+from dashboard import calls, overview, queue, review, waiting
 from dashboard.auth import COOKIE, Handler, Sessions, middleware, set_session_cookie
 from dashboard.live import LiveHub
 from dashboard.render import Renderer
@@ -70,7 +71,7 @@ async def logout(_request: web.Request) -> web.StreamResponse:
 @routes.get("/static/{name}")
 async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    if name not in ("app.css", "app.js"):
+    if name not in ("app.css", "app.js", "call.js"):
         raise web.HTTPNotFound()
     return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 
@@ -107,6 +108,7 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(calls.routes)
     app.add_routes(review.routes)
+    app.add_routes(queue.routes)
     app.add_routes(overview.routes)
     app.add_routes(waiting.routes)
 

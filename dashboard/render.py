@@ -10,6 +10,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dashboard.live import Event, LiveCall
+from dashboard.picture import clock
+from dashboard.present import local, summary_items, zone_label
 from switchboard import budgets
 from switchboard.budgets import first_audio_grade, grade
 from switchboard.privacy import mask_phone
@@ -49,7 +51,14 @@ def environment() -> Environment:
     )
     env.filters |= {"mask": mask_phone, "masked": masked, "compact": _compact, "iso": _iso, "clock": _clock}
     env.filters |= {"latency_grade": grade, "first_audio_grade": first_audio_grade}
+    env.filters |= {
+        "local": local,
+        "summary_items": summary_items,
+        "zone_label": zone_label,
+        "clock_s": clock,
+    }
     env.globals["budget"] = budgets
+    env.globals["tz"] = "UTC"  # a page's context sets the business's zone (state.page)
     return env
 
 

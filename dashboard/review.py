@@ -7,16 +7,21 @@ import importlib
 import importlib.util
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from temporalio.service import RPCError
 
+from dashboard.picture import Picture, build
+from dashboard.queue import review_of
 from dashboard.search import FilterError, ReviewFilter, find_finished, finished_result, is_finished
-from dashboard.state import page, reply, session_of, state_of
+from dashboard.state import AppState, page, reply, session_of, state_of
+from dashboard.waveform import Waveforms
 from switchboard import aws
-from switchboard.audit import fetch_timeline
-from switchboard.models import Outcome
+from switchboard.audit import Entry, fetch_timeline
+from switchboard.models import CallOutcome, Outcome
+from switchboard.privacy import mask_phone
 from switchboard.profiles import profile_names
 
 EVAL_BANK_MODULE = "evals.add"
@@ -29,7 +34,7 @@ async def review_list(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     error = ""
     try:
-        flt = ReviewFilter.parse(dict(request.query))
+        flt = ReviewFilter.parse(dict(request.query), state.settings.business_timezone)
         calls = await find_finished(state.client, flt)
     except FilterError as exc:
         flt, calls, error = ReviewFilter(), [], str(exc)
@@ -53,11 +58,13 @@ async def _call_page(request: web.Request, *, revealed: bool) -> web.Response:
     result, timeline = await asyncio.gather(
         finished_result(state.client, call_id), fetch_timeline(state.client, call_id, reveal=revealed)
     )
-    url = None
+    url = picture = None
     if result is not None and result.recording_key:
         url = await asyncio.to_thread(
             _presign, state.settings, result.recording_key, state.dashboard.recording_url_ttl_s
         )
+    if result is not None and not (timeline and timeline[0].kind == "erased"):
+        picture = await _picture(state, result, timeline, revealed)
     return page(
         request,
         "review_call.html",
@@ -68,7 +75,19 @@ async def _call_page(request: web.Request, *, revealed: bool) -> web.Response:
         recording_url=url,
         recording_ttl=state.dashboard.recording_url_ttl_s,
         revealed=revealed,
+        picture=picture,
+        **await review_of(request, call_id),
     )
+
+
+async def _picture(state: AppState, result: CallOutcome, timeline: list[Entry], revealed: bool) -> Picture:
+    wave = None
+    if result.recording_key:
+        state.waveforms = state.waveforms or Waveforms(state.settings)
+        wave = await asyncio.to_thread(state.waveforms.get, result.recording_key)
+    envelope = (wave.caller, wave.agent) if wave else None
+    text: Callable[[str], str] = (lambda s: s) if revealed else mask_phone
+    return build(result, timeline, envelope, wave.duration_s if wave else None, text)
 
 
 def _presign(settings: Any, key: str, ttl_s: int) -> str | None:

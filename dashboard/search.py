@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from switchboard.calendar import zone
 from switchboard.codec import PayloadErased
 from switchboard.models import CallOutcome, Outcome
 from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME
@@ -31,9 +32,10 @@ class ReviewFilter:
     profile: str = ""
     outcome: str = ""
     consent: ConsentFilter = ""
+    tz: str = "UTC"  # the zone whose calendar ``day`` is in (the business's)
 
     @classmethod
-    def parse(cls, query: dict[str, str]) -> ReviewFilter:
+    def parse(cls, query: dict[str, str], tz: str = "UTC") -> ReviewFilter:
         raw_day = query.get("date", "").strip()
         try:
             day = date.fromisoformat(raw_day) if raw_day else None
@@ -48,7 +50,7 @@ class ReviewFilter:
         consent = query.get("consent", "").strip()
         if consent not in ("", "granted", "refused", "none"):
             raise FilterError(f"unknown consent filter {consent!r}")
-        return cls(day=day, profile=profile, outcome=outcome, consent=consent)  # type: ignore[arg-type]
+        return cls(day=day, profile=profile, outcome=outcome, consent=consent, tz=tz)  # type: ignore[arg-type]
 
     def visibility_query(self) -> str:
         # Every value is validated above, so quoting cannot be broken out of.
@@ -58,8 +60,10 @@ class ReviewFilter:
         if self.outcome:
             parts.append(f"CallOutcome='{self.outcome}'")
         if self.day:
-            start = datetime.combine(self.day, time(0))
-            end = start + timedelta(days=1)
+            start = datetime.combine(self.day, time(0), tzinfo=zone(self.tz)).astimezone(UTC)
+            end = datetime.combine(self.day + timedelta(days=1), time(0), tzinfo=zone(self.tz)).astimezone(
+                UTC
+            )
             parts.append(
                 f"StartTime >= '{start:%Y-%m-%dT%H:%M:%S}Z' AND StartTime < '{end:%Y-%m-%dT%H:%M:%S}Z'"
             )

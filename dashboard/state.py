@@ -13,6 +13,7 @@ from dashboard.live import LiveHub
 from dashboard.render import Renderer
 from dashboard.reveals import RevealLog
 from dashboard.settings import DashboardSettings
+from dashboard.waveform import Waveforms
 from switchboard.call_record_store import CallRecordStore
 from switchboard.config import Settings
 
@@ -29,6 +30,7 @@ class AppState:
     records: (
         CallRecordStore  # a record per finished call: the review queue, the overview (blocking: to_thread)
     )
+    waveforms: Waveforms | None = None  # made at the first call page
 
 
 STATE = web.AppKey("state", AppState)
@@ -40,7 +42,8 @@ def state_of(request: web.Request) -> AppState:
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     session: Session | None = request.get(SESSION)
-    html = state_of(request).renderer.page(template, session=session, **context)
+    state = state_of(request)
+    html = state.renderer.page(template, session=session, tz=state.settings.business_timezone, **context)
     return web.Response(text=html, content_type="text/html", status=status)
 
 

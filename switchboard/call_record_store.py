@@ -213,6 +213,7 @@ class CallRecordStore:
             "ExpressionAttributeNames": {"#q": "queue"},
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
+            "Limit": limit,  # a page of the newest (before any filter); more pages only when needed
         }
         if filters:
             query["FilterExpression"] = " AND ".join(filters)

@@ -54,15 +54,19 @@ class SimulatedCall:
     transfers: list[TransferInput] = field(default_factory=list)
     clock_ms: int = 0
 
-    async def say(self, speaker: Speaker, text: str, first_audio_ms: float | None = None) -> None:
-        """A turn, as the voice worker sends it: an answer with its first-audio time, if given."""
+    async def say(
+        self, speaker: Speaker, text: str, first_audio_ms: float | None = None, *, interrupted: bool = False
+    ) -> None:
+        """A turn, as the voice worker sends it: an answer with its first-audio time, if given; an
+        interrupted one is cut 800 ms in (the caller talked over it)."""
         self.clock_ms += 2500
         turn = Turn(
             speaker=speaker,
             text=text,
             start_ms=self.clock_ms,
-            end_ms=self.clock_ms + 2000,
+            end_ms=self.clock_ms + (800 if interrupted else 2000),
             first_audio_ms=first_audio_ms,
+            interrupted=interrupted,
         )
         slices = LatencySlices(turn_to_first_audio_ms=[first_audio_ms]) if first_audio_ms else None
         await self.handle.signal(CallWorkflow.add_turns, TurnBatch(turns=[turn], latency=slices))

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from temporalio.client import Client
 
+from switchboard.calendar import zone
 from switchboard.config import Settings
 from switchboard.messages import ConsentAnswer, EndReason, ToolCallRequest
 from switchboard.models import Speaker, ToolCall
@@ -77,7 +78,7 @@ async def test_review_finds_a_call_and_plays_its_recording(
     await page.goto(f"{dashboard_url}/review?outcome=busy")
     assert await page.locator("table.calls tr", has_text=call_id).count() == 0
     started = (await temporal_client.get_workflow_handle(call_id).describe()).start_time
-    day = started.date()
+    day = started.astimezone(zone(stack.business_timezone)).date()  # the business's calendar
     await page.goto(f"{dashboard_url}/review?date={day.isoformat()}&profile=clinic_booking")
     assert await page.locator("table.calls tr", has_text=call_id).count() == 1
     await page.goto(f"{dashboard_url}/review?date={(day - timedelta(days=1)).isoformat()}")
@@ -89,7 +90,7 @@ async def test_review_finds_a_call_and_plays_its_recording(
     await page.goto(f"{dashboard_url}/review?profile=clinic_booking")
     await page.click(f"text={call_id}")
     await page.wait_for_url(f"{dashboard_url}/review/{call_id}")
-    kinds = await page.locator("table.timeline td:nth-child(2)").all_inner_texts()
+    kinds = await page.locator("table.timeline td:nth-child(2)").all_text_contents()  # collapsed
     for kind in ("profile", "disclosure", "consent", "turn", "tool", "hangup", "archive", "summary", "end"):
         assert kind in kinds, kind
     assert await page.locator(".summary").count() == 1

@@ -16,6 +16,7 @@ from infra.phone.client import SimClient
 from infra.stack import Stack
 from infra.testing import isolated_settings, running_stack
 from switchboard.config import Settings
+from switchboard.models import CallOutcome
 from switchboard.temporal import connect_client
 
 
@@ -40,3 +41,32 @@ async def e2e_client(e2e: tuple[Settings, Stack]) -> Client:
 async def sim(e2e: tuple[Settings, Stack]) -> AsyncIterator[SimClient]:
     async with SimClient(f"http://127.0.0.1:{e2e[0].ports.phone}") as client:
         yield client
+
+
+JOBS = "+61255550104"
+WAIT = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def barged(e2e: tuple[Settings, Stack], e2e_client: Client) -> tuple[str, CallOutcome]:
+    """One job-status call whose caller talks over the agent's answer (test_barge_in checks the
+    audio, test_call_page the dashboard's picture of it): its call sid and outcome."""
+    from tests.e2e.test_booking_call import place_call
+
+    script = {
+        "name": "barges-in",
+        "steps": [
+            WAIT,
+            {"say": "Yes, that's fine, you can record the call."},
+            WAIT,
+            {"say": "What's the status of job four one seven two?"},
+            # The answer is a long sentence: speak over it 600 ms after it starts.
+            {"say": {"text": "Sorry, stop, what about job four one eight zero?", "barge_in_after_ms": 600}},
+            WAIT,
+            {"say": "Thanks, goodbye."},
+            {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 15000}},
+        ],
+        "after_steps": "hangup",
+    }
+    async with SimClient(f"http://127.0.0.1:{e2e[0].ports.phone}") as sim:
+        return await place_call(sim, e2e_client, JOBS, script)

@@ -1,21 +1,18 @@
 """Barge-in end to end: the caller talks over the agent and hears it stop; the archived recording's
-two channels line up with what each side heard and said (phone network's own recording)."""
+two channels line up with what each side heard and said (phone network's own recording). The call
+is conftest's ``barged``, which test_call_page draws on the dashboard too."""
 
 from __future__ import annotations
 
 import io
 
 import numpy as np
-from temporalio.client import Client
 
 from infra.phone.client import SimClient
 from infra.stack import Stack
 from switchboard import aws
 from switchboard.config import Settings
-from tests.e2e.test_booking_call import place_call
-
-JOBS = "+61255550104"
-WAIT = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
+from switchboard.models import CallOutcome
 
 
 def envelope(pcm: np.ndarray, rate: int, hop_ms: int = 10) -> np.ndarray:
@@ -48,25 +45,10 @@ def channels(wav: bytes) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 async def test_barge_in_stops_the_agent_and_recordings_line_up(
-    e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
+    e2e: tuple[Settings, Stack], sim: SimClient, barged: tuple[str, CallOutcome]
 ) -> None:
     settings, _ = e2e
-    script = {
-        "name": "barges-in",
-        "steps": [
-            WAIT,
-            {"say": "Yes, that's fine, you can record the call."},
-            WAIT,
-            {"say": "What's the status of job four one seven two?"},
-            # The answer is a long sentence: speak over it 600 ms after it starts.
-            {"say": {"text": "Sorry, stop, what about job four one eight zero?", "barge_in_after_ms": 600}},
-            WAIT,
-            {"say": "Thanks, goodbye."},
-            {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 15000}},
-        ],
-        "after_steps": "hangup",
-    }
-    sid, outcome = await place_call(sim, e2e_client, JOBS, script)
+    sid, outcome = barged
     call = await sim.call(sid)
     cleared = [b for b in call["barge_ins"] if b.get("cleared")]
     assert cleared, call["barge_ins"]
