@@ -14,6 +14,12 @@ time per line. Numbers count digit by digit ("0412" = "zero four one two"), as i
 
     python -m bench.bench_hearing                  # the deployed variant and the full 30 s window
     python -m bench.bench_hearing --case jobs-voice-en-us --variant fit
+    python -m bench.bench_hearing --variant fit --variant fit-explicit-prompt --latency 12
+
+``--latency N`` also measures first audio through the engine process (its service defaults: the
+VAD's 200 ms of silence, the 350 ms latency profile), from the end of a caller line's speech to
+the agent's first audio delta, N turns per variant's prompt on clean Piper lines of the bank,
+the variants' sessions taking turns so the machine's load falls on all alike.
 """
 
 from __future__ import annotations
@@ -37,19 +43,23 @@ from evals.case import Case, load_bank
 from infra.phone import script as s
 from infra.phone.noise import NoiseBed
 from infra.phone.performer import speaking_scale
+from infra.realtime_engine import service as engine_service
 from infra.speech import tts
 from infra.speech.stt import Transcriber
 from infra.testing import isolated_settings, running_stack
+from switchboard.config import LOCAL_HOST
 from voice.audio import MULAW_SILENCE, mulaw_decode, read_wav, resample, rms_dbfs, to_mulaw_8k
+from voice.realtime import transcription_prompt
 
 LEAD_MS, TAIL_MS = 300, 500  # a turn as the engine cuts it: prefix padding before, the silence after
-# name → (window, prompt): "profile" is the profile's transcription prompt, as deployed (only
-# lead_qualification has one); "job" a candidate: that prompt, else a sentence from the profile's job.
+# name → (window, prompt): "deployed" is the prompt the voice worker sends (the profile's own, else
+# a sentence of its job: ``voice.realtime.transcription_prompt``); "explicit" only a profile's own
+# ``transcription_prompt`` (before the job sentence: only lead_qualification has one).
 VARIANTS: dict[str, tuple[str, str]] = {
-    "fit": ("fit", "profile"),
-    "full": ("full", "profile"),
+    "fit": ("fit", "deployed"),
+    "full": ("full", "deployed"),
+    "fit-explicit-prompt": ("fit", "explicit"),
     "fit-no-prompt": ("fit", "none"),
-    "fit-job-prompt": ("fit", "job"),
 }
 _DIGIT_WORDS = re.compile(r"\d|\b(zero|oh|one|two|three|four|five|six|seven|eight|nine)\b", re.IGNORECASE)
 
@@ -116,9 +126,7 @@ def _prompt(profile_name: str, prompting: str) -> str | None:
     if prompting == "none":
         return None
     profile = load_profile(profile_name)
-    if prompting == "job" and not profile.transcription_prompt:
-        return f"A phone call to the line that can {profile.job}."
-    return profile.transcription_prompt
+    return transcription_prompt(profile) if prompting == "deployed" else profile.transcription_prompt
 
 
 def _clip(mulaw: bytes) -> npt.NDArray[np.float32]:
@@ -183,17 +191,66 @@ async def render(case_ids: list[str] | None) -> list[Line]:
             await speech.aclose()
 
 
+async def first_audio(variants: list[str], turns: int) -> dict[str, dict[str, float]]:
+    """First-audio ms through the engine, per variant's prompt (job_status's clean Piper lines)."""
+    from bench.bench_engine import _session, _trim, _turn
+    from tests.infra.realtime_helpers import open_client
+
+    settings = isolated_settings(Path(tempfile.mkdtemp(prefix="bench-hearing-engine-")))
+    url = f"ws://{LOCAL_HOST}:{settings.ports.realtime}/v1/realtime"
+    async with running_stack(settings, lambda st: [tts.service(st), engine_service(st)]):
+        speech = tts.Synthesizer(settings.tts_url)
+        try:
+            cases = [c for c in load_bank(profile="job_status") if c.id.startswith("jobs-clean")]
+            texts = [
+                step.text
+                for c in cases
+                for step in s.parse_script(c.script()).steps
+                if isinstance(step, s.Say)
+            ]
+            clips = [_trim(await speech.mulaw(text)) for text in texts]
+        finally:
+            await speech.aclose()
+        clients = {}
+        for variant in variants:
+            session = _session(None)
+            prompt = _prompt("job_status", VARIANTS[variant][1])
+            session["audio"]["input"]["transcription"] = {
+                "model": "whisper-1",
+                **({"prompt": prompt} if prompt else {}),
+            }
+            client = await open_client(url)
+            await client.send({"type": "session.update", "session": session})
+            await client.next("session.updated")
+            clients[variant] = client
+        got: dict[str, list[float]] = {v: [] for v in variants}
+        try:
+            for i in range(turns):
+                for variant, client in clients.items():
+                    got[variant].append(1000 * await _turn(client, clips[i % len(clips)]))
+        finally:
+            for client in clients.values():
+                await client.close()
+    return {variant: percentiles(values) for variant, values in got.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", action="append", dest="cases", help="only this case (repeatable)")
     parser.add_argument(
         "--variant", action="append", dest="variants", choices=sorted(VARIANTS), help="default: fit, full"
     )
+    parser.add_argument("--latency", type=int, default=0, metavar="N", help="N first-audio turns per variant")
     args = parser.parse_args(argv)
     loads = [os.getloadavg()[0]]
     lines = asyncio.run(render(args.cases))
     figures: dict[str, object] = {"lines": len(lines), "cases": len({line.case for line in lines})}
-    for variant in args.variants or ["fit", "full"]:
+    variants = args.variants or ["fit", "full"]
+    if args.latency:
+        for variant, figures_ms in asyncio.run(first_audio(variants, args.latency)).items():
+            figures[f"{variant}: first_audio_ms"] = figures_ms
+        loads.append(os.getloadavg()[0])
+    for variant in variants:
         result = hear(lines, variant)
         figures[f"{variant}: wer"] = result["all"]
         figures[f"{variant}: model_ms"] = result["model_ms"]

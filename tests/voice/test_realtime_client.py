@@ -220,5 +220,8 @@ def test_a_profiles_transcription_prompt_goes_into_the_session() -> None:
     session = session_config(profile)
     assert session["audio"]["input"]["transcription"]["prompt"] == profile.transcription_prompt
     assert_client_event({"type": "session.update", "session": session})  # the SDK's GA shape
-    plain = session_config(profile.model_copy(update={"transcription_prompt": None}))
-    assert "prompt" not in plain["audio"]["input"]["transcription"]
+    plain = session_config(profile.model_copy(update={"transcription_prompt": None}))  # none of its own
+    assert (
+        plain["audio"]["input"]["transcription"]["prompt"]
+        == f"A phone call to the line that can {profile.job}."
+    )
