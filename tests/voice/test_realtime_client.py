@@ -86,7 +86,10 @@ async def test_connects_ga_only_and_configures_the_session(server: tuple[Scripte
     assert (
         session["audio"]["input"]["format"] == {"type": "audio/pcmu"} == session["audio"]["output"]["format"]
     )
-    assert session["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
+    assert session["audio"]["input"]["transcription"] == {
+        "model": "gpt-4o-mini-transcribe",
+        "prompt": "A phone call to the line that can testing.",  # the profile's job, as no prompt of its own
+    }
     assert session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
     assert [t["name"] for t in session["tools"]] == ["end_call", "book"]
     assert all(t["type"] == "function" and "parameters" in t for t in session["tools"])
