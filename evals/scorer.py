@@ -93,7 +93,11 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
         got = outcome.outcome.value
         add(Check(name="outcome", passed=got == expect.outcome, expected=expect.outcome, actual=got))
     if expect.consent is not None:
-        add(_flag("consent", expect.consent, None if outcome.consent is None else outcome.consent.recording))
+        consent = outcome.consent
+        check = _flag("consent", expect.consent, None if consent is None else consent.recording)
+        if consent is not None and consent.over_disclosure:
+            check.actual += " (answered over the disclosure)"
+        add(check)
     if expect.escalated is not None:
         escalated = any(r.name == "escalate" and r.ok for r in outcome.tool_results)
         add(_flag("escalated", expect.escalated, escalated))

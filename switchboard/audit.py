@@ -157,9 +157,11 @@ class _Reader:
                 Entry(
                     at,
                     "consent",
-                    f"consent {'granted' if granted else 'refused'}",
+                    f"consent {'granted' if granted else 'refused'}"
+                    + (" (spoken over the disclosure)" if (arg or {}).get("over_disclosure") else ""),
                     {
                         "said": (arg or {}).get("said"),
+                        "over_disclosure": bool((arg or {}).get("over_disclosure")),
                         "standing": (result or {}).get("output", {}).get("granted"),
                     },
                 )

@@ -129,6 +129,9 @@ class ConsentAnswer(_Msg):
     granted: bool
     said: str = ""
     tool_call_id: str | None = None
+    over_disclosure: bool = Field(
+        default=False, description="What the caller said was spoken over the disclosure, while it played."
+    )
 
 
 class ToolCallRequest(_Msg):

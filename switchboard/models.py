@@ -168,6 +168,9 @@ class Consent(_Model):
     recording: bool
     said: str = Field(default="", description="What the caller answered, as transcribed.")
     at: datetime | None = None
+    over_disclosure: bool = Field(
+        default=False, description="The answer was spoken over the disclosure, while it was still playing."
+    )
 
 
 class ToolCall(_Model):
@@ -199,6 +202,10 @@ class Turn(_Model):
     start_ms: int = Field(ge=0, description="On the media stream's clock.")
     end_ms: int | None = None
     interrupted: bool = False
+    over_disclosure: bool = Field(
+        default=False,
+        description="A caller turn begun while the disclosure was still playing (answered after it).",
+    )
     # An agent turn that answered the caller: caller stops speaking → its first audio sent (the
     # voice worker's measure, ``voice/latency.py``), so the live view can show it beside the turn.
     first_audio_ms: float | None = None

@@ -67,6 +67,7 @@ class WorkflowHooks:
         self._observe = metrics.slice_sink(profile) if metrics is not None else None
         self._flush_lock = asyncio.Lock()
         self.last_caller_text = ""
+        self.last_caller_over_disclosure = False  # that text was spoken over the disclosure
 
     def on_slice(self, field: str, ms: float) -> None:
         """A latency slice as the meter takes it: to the histograms, and with the next turns to the workflow."""
@@ -78,6 +79,7 @@ class WorkflowHooks:
         turn = self.latency.stamp(turn)
         if turn.speaker == Speaker.CALLER:
             self.last_caller_text = turn.text
+            self.last_caller_over_disclosure = turn.over_disclosure
         self._turns.append(turn)
         await self.flush()
 
@@ -108,6 +110,7 @@ class WorkflowHooks:
                     granted=bool(call.arguments.get("granted")),
                     said=self.last_caller_text,
                     tool_call_id=call.call_id,
+                    over_disclosure=self.last_caller_over_disclosure,
                 )
                 update = self.handle.execute_update("record_consent", answer, result_type=ToolResult)
             else:

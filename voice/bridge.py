@@ -13,6 +13,9 @@ the item at ``min(sent, heard + margin)``, and bumps the generation, so the mark
 for the flushed audio are recognised and ignored. Deltas of the interrupted response that are
 still in flight are dropped.
 
+The disclosure is not interruptible, yet what the caller says over it is kept and answered once
+it has played (:mod:`voice.disclosure`).
+
 The stream clock is Twilio's ``media.timestamp``. Inbound gaps are padded with μ-law silence so
 the Realtime input clock (``audio_start_ms``) stays the stream clock minus the first timestamp.
 """
@@ -37,6 +40,7 @@ from voice.actions import (
     ToolCallRequested,
     Transfer,
 )
+from voice.disclosure import OverDisclosure, turn_detection_update
 from voice.playback import PlayedItem, ResponseState, b64_len, silence_b64
 from voice.twilio_media import ClearOut, InboundMessage, MarkOut, MediaOut
 from voice.usage import CallUsage
@@ -97,6 +101,7 @@ class Bridge:
         self._opening_event = ""
         self._line_close: str | None = None
         self._opening_line = ""  # the verbatim line being spoken, in case a new session must say it again
+        self._over = OverDisclosure()  # what the caller says over the disclosure
         self._partial: dict[str, str] = {}  # agent transcript so far, by item (for a cut at a drop)
         self._session_ts = 0  # stream ms where the current Realtime session's input audio began
         self.dropped_deltas = 0
@@ -115,6 +120,7 @@ class Bridge:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "conversation.item.input_audio_transcription.completed": self._on_caller_transcript,
+            "conversation.item.input_audio_transcription.failed": self._on_transcript_failed,
             "response.output_audio_transcript.done": self._on_agent_transcript,
             "response.output_audio_transcript.delta": self._on_agent_transcript_delta,
             "response.created": self._on_response_created,
@@ -140,11 +146,13 @@ class Bridge:
         self._opening = "requested"
         self._line_close = then_close
         self._opening_line = line
+        if then_close is not None:
+            self._over.clear()  # the call ends after this line: nothing said over it is answered
         self._seq += 1
         self._opening_event = f"event_opening_{self._seq}"
         create = {"type": "response.create", "event_id": self._opening_event}
         return [
-            SendRealtime(self._session_interrupt(False)),
+            SendRealtime(self._session_turns(hold=True)),
             SendRealtime({**create, "response": {"instructions": f'Say exactly: "{line}"'}}),
         ]
 
@@ -212,6 +220,7 @@ class Bridge:
         self._discard.clear()
         self._caller_items.clear()
         self._partial.clear()
+        self._over.clear()
         self._opening, self._awaiting_goodbye = "", False
         actions.append(Notify("realtime_dropped", {"at_ms": self.clock_ms, "cut": len(cut)}))
         return actions, line, unheard
@@ -234,6 +243,7 @@ class Bridge:
             and self.pending_marks == 0
             and not self._opening
             and self.caller_speaking_since is None
+            and not self._over.held
             and all(r.open_tool_calls == 0 for r in self._responses.values())
             and self._end is None
         )
@@ -323,6 +333,8 @@ class Bridge:
     def _on_speech_started(self, ev: Any) -> list[Action]:
         self._caller_items[ev.item_id] = [self._stream_ms(ev.audio_start_ms), -1]
         if self._opening:
+            if self._line_close is None:
+                self._over.started(ev.item_id)
             return []  # the opening line is not interruptible
         return self._cut_playback(cancel_all=False)
 
@@ -366,17 +378,44 @@ class Bridge:
     def _on_speech_stopped(self, ev: Any) -> list[Action]:
         span = self._caller_items.setdefault(ev.item_id, [self._stream_ms(ev.audio_end_ms), -1])
         span[1] = self._stream_ms(ev.audio_end_ms)
+        if self._opening and self._line_close is None:
+            self._over.stopped(ev.item_id)
         return []
 
     def _on_caller_transcript(self, ev: Any) -> list[Action]:
         start, end = self._caller_items.pop(ev.item_id, [self.clock_ms, -1])
         text = ev.transcript.strip()
+        over = self._over.heard(ev.item_id, text)
+        actions = self._answer_held()
         if not text:
-            return []
+            return actions
         turn = Turn(
-            speaker=Speaker.CALLER, text=text, start_ms=max(0, start), end_ms=end if end >= 0 else None
-        )
-        return [EmitTurn(turn)]
+            speaker=Speaker.CALLER, text=text, start_ms=max(0, start), end_ms=end if end >= 0 else None,
+            over_disclosure=over,
+        )  # fmt: skip
+        return [EmitTurn(turn), *actions]
+
+    def _on_transcript_failed(self, ev: Any) -> list[Action]:
+        """No words for a caller item (e.g. noise): it is no answer to hold for."""
+        self._caller_items.pop(ev.item_id, None)
+        self._over.heard(ev.item_id, "")
+        return self._answer_held()
+
+    def _answer_held(self) -> list[Action]:
+        """The disclosure has played: answer what the caller said over it, once its words are in.
+
+        Nothing is sent while a transcript is awaited, when all of it was noise (no words), when a
+        response is already live, or when the caller is talking again (the server answers them
+        when they stop, ``create_response`` being restored)."""
+        if self._opening or not self._over.held:
+            return []
+        said = self._over.take()
+        if not said or self._live or self.caller_speaking_since is not None:
+            return []
+        return [
+            SendRealtime({"type": "response.create"}),
+            Notify("answer_over_disclosure", {"turns": said, "at_ms": self.clock_ms}),
+        ]
 
     def _on_agent_transcript(self, ev: Any) -> list[Action]:
         self._partial.pop(ev.item_id, None)
@@ -428,7 +467,8 @@ class Bridge:
         ]
         if self._opening == "requested" and err.event_id and err.event_id == self._opening_event:
             self._opening = ""  # the line was refused: do not stay uninterruptible
-            actions += [SendRealtime(self._session_interrupt(None)), Notify("opening_line_failed")]
+            actions += [SendRealtime(self._session_turns(hold=False)), Notify("opening_line_failed")]
+            actions += self._answer_held()
         return actions
 
     # -- playback bookkeeping --------------------------------------------------------------
@@ -464,9 +504,11 @@ class Bridge:
         actions: list[Action] = []
         if resp.purpose == "opening":
             self._opening = ""
-            actions += [SendRealtime(self._session_interrupt(None)), Notify("opening_line_done")]
+            actions += [SendRealtime(self._session_turns(hold=False)), Notify("opening_line_done")]
             if self._line_close is not None:
                 actions.append(CloseStream(self._line_close))
+            else:
+                actions += self._answer_held()
         if resp.purpose == "goodbye" and self._end is not None:
             intent, target = self._end
             actions.append(Transfer(target) if intent == "transfer" else CloseStream("agent_ended"))
@@ -478,14 +520,8 @@ class Bridge:
             resp = self._responses[response_id] = ResponseState(response_id)
         return resp
 
-    def _session_interrupt(self, interrupt: bool | None) -> dict[str, Any]:
-        td = dict(self.config.turn_detection)
-        if interrupt is not None:
-            td["interrupt_response"] = interrupt
-        return {
-            "type": "session.update",
-            "session": {"type": "realtime", "audio": {"input": {"turn_detection": td}}},
-        }
+    def _session_turns(self, *, hold: bool) -> dict[str, Any]:
+        return turn_detection_update(self.config.turn_detection, hold=hold)
 
     def _stream_ms(self, audio_ms: int) -> int:
         return self._session_ts + audio_ms

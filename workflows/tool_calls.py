@@ -63,7 +63,12 @@ class ToolCalls(Supervision):
         assert self.profile is not None
         self.consent_answers.append(answer)
         if self.consent is None:
-            self.consent = Consent(recording=answer.granted, said=answer.said, at=workflow.now())
+            self.consent = Consent(
+                recording=answer.granted,
+                said=answer.said,
+                at=workflow.now(),
+                over_disclosure=answer.over_disclosure,
+            )
             self._set_status(CallStatus.CONVERSATION)
         granted = self.consent.recording
         output: dict[str, object] = {"granted": granted}

@@ -130,6 +130,8 @@ class Session:
             audio_start_ms=turn.audio_start_ms,
             item_id=self._current_user_item,
         )
+        # interrupt_response false: the VAD events still come and the turn is still committed and
+        # transcribed, but nothing is cancelled (over a websocket there is no output buffer to clear).
         td = self.turn_detection or {}
         if self.active is not None and td.get("interrupt_response", True):
             self._cancel("turn_detected")
@@ -142,6 +144,9 @@ class Session:
         self._current_user_item = None
         self.emit("input_audio_buffer.speech_stopped", audio_end_ms=turn.audio_end_ms, item_id=item_id)
         self._commit_audio(item_id, turn.audio, turn.pause)
+        # create_response false: never an automatic response. With a response still active (one
+        # interrupt_response false did not cancel), none either: OpenAI's docs say it "may fail to
+        # create a response if the model is already responding", and the engine never creates one.
         if (self.turn_detection or {}).get("create_response", True) and self.active is None:
             self._start_response({})
 

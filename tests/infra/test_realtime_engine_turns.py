@@ -1,5 +1,6 @@
-"""Turn taking and pacing: a caller who answers right after a non-interruptible line (over a
-real socket), and a long read-back spoken by a slow speech process (in process)."""
+"""Turn taking and pacing: a caller who answers right after a non-interruptible line, or over it
+with the session's turn detection held (over a real socket), and a long read-back spoken by a slow
+speech process (in process)."""
 
 from __future__ import annotations
 
@@ -216,3 +217,69 @@ async def test_a_long_read_back_never_starves_playback_on_a_slow_speech_process(
     # Only the first clause is synthesised alone (first audio stays fast), so the second may be
     # a little late under this load; nothing may come near the caller's 1.5 s of patience.
     assert worst_gap_s < 1.2, f"playback starved for {worst_gap_s:.2f} s"
+
+
+async def _answer_over_the_disclosure(engine_url: str, answer: bytes, lead_ms: int) -> dict[str, Any]:
+    """The voice worker's disclosure: turn detection held (interrupt_response and create_response
+    off) while it plays, the caller answering 0.8 s into it; restored and answered once the phone
+    has played it. ``lead_ms``: how far ahead of real time the engine streams (5000: the whole
+    line at once, as OpenAI does, so the server is done long before the phone)."""
+    client = await open_client(engine_url, f"lead_ms={lead_ms}")
+    line = Line(client)
+    try:
+        session = telephone_session([CONSENT_TOOL], prefix_padding_ms=300)
+        td = session["audio"]["input"]["turn_detection"]
+        held = {**td, "interrupt_response": False, "create_response": False}
+        session["audio"]["input"]["turn_detection"] = held
+        await client.send({"type": "session.update", "session": session})
+        await client.next("session.updated")
+        await client.send(
+            {"type": "response.create", "response": {"instructions": f'Say exactly: "{DISCLOSURE}"'}}
+        )
+        first = await client.next("response.output_audio.delta")
+        line.say_at(first["_at"] + 0.8, answer)
+        disclosure = await client.next("response.done")
+        kind = "conversation.item.input_audio_transcription.completed"
+        transcript = (client.of(kind) or [await client.next(kind)])[0]  # before or after the line's end
+        audio_ms = sum(
+            len(base64.b64decode(e["delta"])) / 8
+            for e in client.of("response.output_audio.delta")
+            if e["response_id"] == disclosure["response"]["id"]
+        )
+        played = first["_at"] + audio_ms / 1000
+        started = client.of("input_audio_buffer.speech_started")[0]
+        await asyncio.sleep(max(0.0, played + 0.1 - time.monotonic()))
+        answered_by_server = list(client.of("response.created")[1:])
+        restore = {"type": "realtime", "audio": {"input": {"turn_detection": td}}}
+        await client.send({"type": "session.update", "session": restore})
+        await client.send({"type": "response.create"})
+        call = await client.next("response.function_call_arguments.done")
+        return {
+            "disclosure": disclosure["response"]["status"],
+            "spoken_over": started["_at"] < played,
+            "answered_by_server": answered_by_server,
+            "transcript": transcript["transcript"],
+            "call": call,
+        }
+    finally:
+        line.close()
+        await client.close()
+
+
+async def test_an_answer_over_a_non_interruptible_disclosure_is_kept_and_answered_after_it(
+    tts_settings: Settings, engine_url: str
+) -> None:
+    """Both ways a server streams: at real-time pace (the caller speaks while the line is still
+    being generated: nothing cancels it) and all at once as OpenAI does (the line is generated
+    before the caller speaks: nothing is answered behind it)."""
+    answer = await speech(tts_settings.tts_url, ANSWER)
+    paced, at_once = await asyncio.gather(
+        *(_answer_over_the_disclosure(engine_url, answer, lead_ms) for lead_ms in (250, 5000))
+    )
+
+    for got in (paced, at_once):
+        assert got["disclosure"] == "completed" and got["spoken_over"], got  # not cancelled by the caller
+        assert got["answered_by_server"] == [], got  # create_response off: nothing queued behind the line
+        assert words(got["transcript"])[:1] == ["yes"], got
+        call = got["call"]
+        assert call["name"] == "record_consent" and json.loads(call["arguments"]) == {"granted": True}

@@ -230,7 +230,8 @@ async def test_audit_timeline_shows_every_step(
     day = next_weekday().isoformat()
 
     async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
-        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True, said="sure"))
+        answer = ConsentAnswer(granted=True, said="sure", over_disclosure=True)  # said while it played
+        await handle.execute_update(CallWorkflow.record_consent, answer)
         await handle.execute_update(CallWorkflow.run_tool, tool("check_availability", date=day))
         await handle.execute_update(
             CallWorkflow.run_tool,
@@ -256,6 +257,10 @@ async def test_audit_timeline_shows_every_step(
         "end",
     ):
         assert kind in kinds, kind
+    consent = next(e for e in timeline if e.kind == "consent")
+    assert consent.title == "consent granted (spoken over the disclosure)"
+    assert consent.detail["over_disclosure"] is True
+    assert outcome.consent is not None and outcome.consent.over_disclosure is True
     booking = next(e for e in timeline if e.title.startswith("tool book_appointment"))
     assert booking.detail["arguments"]["time"] == "14:00"
     assert booking.detail["arguments"]["phone"] == "0412•••111"  # masked unless revealed
