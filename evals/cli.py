@@ -30,6 +30,9 @@ def add_parser(subparsers: Any) -> None:
     run.add_argument("--case", action="append", dest="cases", help="only this case (repeatable)")
     run.add_argument("--quick", action="store_true", help="only the fast subset (make test)")
     run.add_argument("--concurrency", type=int, default=3, help="calls at once (default 3)")
+    run.add_argument(
+        "--repeat", type=int, default=1, help="run the selection N times (each on a fresh stack): pass rates"
+    )
     run.add_argument("--realtime-url", help="the voice worker's Realtime URL (e.g. OpenAI's)")
     run.add_argument("--reuse", action="store_true", help="use the stack 'switchboard up' started")
     run.add_argument(
@@ -65,6 +68,7 @@ def cmd_evals_run(args: argparse.Namespace, _settings: Settings) -> int:
         reuse=args.reuse,
         profiles_dir=args.profiles_dir,
         out_dir=args.out or OUT_DIR,
+        repeat=args.repeat,
     )
     result = asyncio.run(run_bank(cases, options, console))
     print_table(result.card, console)

@@ -51,6 +51,7 @@ class CaseResult(BaseModel):
     error: str | None = None
     known_issue: str | None = None
     wall_s: float = 0.0
+    attempt: int = 1  # which round of a repeated run (``--repeat``)
     outcome: CallOutcome | None = None
     phone: dict[str, Any] = {}
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.case import DEFAULT_CEILINGS_MS, SLICES
+from evals.engine import engine_info
 from evals.histogram import bin_edges, histogram_png
 from evals.replay import CaseResult
 
@@ -32,9 +33,14 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 
 
 def build(
-    results: Sequence[CaseResult], *, wall_s: float, realtime_url: str, concurrency: int
+    results: Sequence[CaseResult],
+    *,
+    wall_s: float,
+    realtime_url: str,
+    concurrency: int,
+    repeat: int = 1,
 ) -> dict[str, Any]:
-    """The scorecard as plain data (what scorecard.json holds)."""
+    """The scorecard as plain data (what scorecard.json holds); ``results`` holds every round's."""
     slices: dict[str, list[float]] = {s: [] for s in SLICES}
     for r in results:
         if r.outcome is not None:
@@ -58,11 +64,13 @@ def build(
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "realtime_url": realtime_url.split("?")[0],
+        "engine": engine_info(realtime_url),
         "concurrency": concurrency,
+        "repeat": repeat,
         "wall_s": round(wall_s, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "cases": len(results),
-        "passed": sum(r.passed for r in results),
+        "cases": len({r.case_id for r in results}),
+        "passed": len({r.case_id for r in results} - {r.case_id for r in results if not r.passed}),
         "checks": sum(len(r.checks) for r in results),
         "checks_passed": sum(r.passed_checks for r in results),
         "modes": dict(sorted(modes.items())),
@@ -80,6 +88,7 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
         "profile": r.profile,
         "modes": r.modes,
         "call_id": r.call_id,
+        "attempt": r.attempt,
         "passed": r.passed,
         "checks_passed": r.passed_checks,
         "checks_total": len(r.checks),
