@@ -94,6 +94,16 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
         add(Check(name="outcome", passed=got == expect.outcome, expected=expect.outcome, actual=got))
     if expect.consent is not None:
         add(_flag("consent", expect.consent, None if outcome.consent is None else outcome.consent.recording))
+    if expect.consent is not None:
+        early = [r.name for r in outcome.tool_results if r.before_consent and r.ok]
+        add(
+            Check(
+                name="no tool before consent",
+                passed=not early,
+                expected="every business tool after the consent answer",
+                actual=f"ran before consent: {', '.join(early)}" if early else "none before consent",
+            )
+        )
     if expect.escalated is not None:
         escalated = any(r.name == "escalate" and r.ok for r in outcome.tool_results)
         add(_flag("escalated", expect.escalated, escalated))
@@ -109,6 +119,16 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
                 passed=not missing,
                 expected=_show(expect.disclosure),
                 actual=_show(first or "(the agent said nothing)"),
+            )
+        )
+        turns = [t for t in outcome.transcript if t.speaker == Speaker.AGENT]
+        cut = bool(turns) and turns[0].interrupted
+        add(
+            Check(
+                name="disclosure whole",
+                passed=bool(turns) and not cut,
+                expected="played to the end (not interruptible)",
+                actual="cut by the caller" if cut else ("played whole" if turns else "not said"),
             )
         )
     for want in expect.tools:
