@@ -43,7 +43,8 @@ def engine_info(realtime_url: str) -> dict[str, Any]:
     """The engine behind ``realtime_url`` and its models: the local engine's code fingerprint and
     its Whisper weights, or OpenAI's host; the Realtime model named in the URL either way."""
     url = urlparse(realtime_url)
-    model = (parse_qs(url.query).get("model") or [None])[0]
+    models = parse_qs(url.query).get("model")
+    model = models[0] if models else None
     local = url.hostname in ("127.0.0.1", "localhost", "::1")
     info: dict[str, Any] = {
         "engine": "switchboard-local" if local else (url.hostname or "unknown"),

@@ -57,6 +57,7 @@ class RunResult:
     results: list[CaseResult]
     card: dict[str, Any]
     paths: dict[str, Path] = field(default_factory=dict)
+    realtime_url: str = ""
 
     @property
     def all_passed(self) -> bool:
@@ -168,4 +169,4 @@ async def run_bank(
         repeat=max(1, options.repeat),
     )
     paths = scorecard.write(card, options.out_dir) if options.write else {}
-    return RunResult(results=results, card=card, paths=paths)
+    return RunResult(results=results, card=card, paths=paths, realtime_url=realtime_url)
