@@ -182,11 +182,13 @@ class Report(BaseModel):
         return ", ".join(parts)
 
 
-_ENGINE_KEYS = ("engine", "realtime_model", "stt_model", "engine_version")
+_ENGINE_KEYS = ("engine", "realtime_model", "stt_model", "stt_window", "engine_version")
 
 
 def engine_difference(base: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
-    diff = [f"{k}: {base.get(k)} → {now.get(k)}" for k in _ENGINE_KEYS if base.get(k) != now.get(k)]
+    """What differs between two runs' engines (of what the baseline recorded), or None."""
+    keys = [k for k in _ENGINE_KEYS if k in base]
+    diff = [f"{k}: {base.get(k)} → {now.get(k)}" for k in keys if base.get(k) != now.get(k)]
     return "engine differs from the baseline's (" + "; ".join(diff) + ")" if diff else None
 
 

