@@ -95,7 +95,7 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
     if expect.consent is not None:
         add(_flag("consent", expect.consent, None if outcome.consent is None else outcome.consent.recording))
     if expect.consent is not None:
-        early = [r.name for r in outcome.tool_results if r.before_consent and r.ok]
+        early = [r.name for r in outcome.tool_results if r.before_consent]  # ran at all, ok or not
         add(
             Check(
                 name="no tool before consent",
