@@ -243,7 +243,8 @@ def compare(
                 Finding(
                     kind="still_failing",
                     baseline=base.verdict,
-                    detail=f"{st.passes}/{st.runs} passed; failed: {', '.join(st.failed_checks)}",
+                    detail=f"{st.passes}/{st.runs} passed (baseline {base.verdict}, {base.rate:.0%}); "
+                    f"failed: {', '.join(st.failed_checks)}",
                     **common,
                 )
             )
