@@ -33,7 +33,8 @@ from evals import scorecard
 from evals.case import Case
 from evals.replay import CaseResult, Replayer, eval_services
 from infra.phone.client import SimClient
-from infra.testing import isolated_settings, running_stack
+from infra.stack import Stack, StackError
+from infra.testing import isolated_settings
 from switchboard.config import Settings, get_settings
 from switchboard.temporal import connect_client
 
@@ -87,8 +88,11 @@ async def stack_for(options: RunOptions, console: Console) -> AsyncIterator[Sett
         os.environ[PROFILES_DIR_ENV] = str(options.profiles_dir.resolve())
     try:
         console.print(f"starting a private local stack for the evals (logs: {home / 'logs'})")
-        async with running_stack(settings, eval_services):
+        stack = await _start(settings, console)
+        try:
             yield settings
+        finally:
+            stack.down()
     finally:
         if options.profiles_dir is not None:
             if previous is None:
@@ -96,6 +100,22 @@ async def stack_for(options: RunOptions, console: Console) -> AsyncIterator[Sett
             else:
                 os.environ[PROFILES_DIR_ENV] = previous
         _prune_logs(keep=3)
+
+
+async def _start(settings: Settings, console: Console, attempts: int = 2) -> Stack:
+    """The stack, up; once more if a service was not healthy in time (two shared cores under
+    load can miss a readiness deadline: that is no verdict on the cases)."""
+    for attempt in range(1, attempts + 1):
+        stack = Stack(settings, eval_services(settings))
+        try:
+            await stack.up()
+            return stack
+        except StackError as exc:
+            stack.down()
+            if attempt == attempts:
+                raise
+            console.print(f"[yellow]the stack did not start ({exc}); starting it again[/]")
+    raise AssertionError("unreachable")
 
 
 def _prune_logs(keep: int) -> None:

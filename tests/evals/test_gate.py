@@ -80,11 +80,18 @@ def gate(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
     )
     print(done.stdout[-6000:], done.stderr[-3000:])
     assert (out / "scorecard.json").exists(), done.stderr[-2000:]
+    if done.returncode:  # the failed checks and the transcripts, for whoever reads the log
+        md = (out / "scorecard.md").read_text()
+        print(md[md.find("## Failed checks") :][:12000])
     return done.returncode, json.loads((out / "scorecard.json").read_text())["comparison"]
 
 
 def regressions(comparison: dict[str, Any]) -> dict[str, str]:
-    return {f["case"]: f["detail"] for f in comparison["findings"] if f["kind"] == "regression"}
+    found: dict[str, str] = {}
+    for f in comparison["findings"]:
+        if f["kind"] == "regression":
+            found[f["case"]] = (found.get(f["case"], "") + " | " + f["detail"]).strip(" |")
+    return found
 
 
 def test_the_undisturbed_code_passes_the_gate_twice(tmp_path: Path) -> None:
