@@ -19,7 +19,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=of
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install lock chromium axe prometheus test lint typecheck cfn-lint unit up down status demo evals bench clean \
+.PHONY: install lock chromium axe prometheus test lint typecheck cfn-lint unit gate up down status demo evals bench clean \
 	sam-build sam-validate lambda-artifacts $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
 $(PY):
@@ -94,7 +94,14 @@ prometheus:
 unit: install chromium axe prometheus
 	$(VENV)/bin/pytest -q -m "not slow"
 
-test: lint typecheck cfn-lint lambda-artifacts unit
+# The eval gate (evals/gate.py): the bank's cases a change since REV can break (profiles, tools,
+# the workflow, the bridge, the engine; else a smoke set), run against evals/baseline.json. make
+# test runs a sample of 3 cases (~1.5 min on 2 cores) and prints what it left out. REV: the merge
+# base with origin/main on a branch, HEAD~1 on main, none in a one-commit clone (the smoke set).
+gate: install
+	$(VENV)/bin/switchboard evals gate --sample 3 --concurrency 3
+
+test: lint typecheck cfn-lint lambda-artifacts unit gate
 
 up: install prometheus
 	$(VENV)/bin/switchboard up
@@ -108,10 +115,12 @@ status: install
 demo: install
 	$(VENV)/bin/switchboard demo
 
-# The whole eval bank through the real path (~15 min on 2 cores; scorecard in evals/out/), and the
-# whole-call tests that `make test` leaves out.
+# The whole eval bank through the real path (~15 min on 2 cores; scorecard in evals/out/) against
+# the baseline (fails on a regression only), and the whole-call tests that `make test` leaves out.
+# After a change that fixes or flakes cases on purpose, remake the baseline (~30 min):
+#   switchboard evals run --concurrency 3 --repeat 2 --write-baseline
 evals: install chromium axe
-	$(VENV)/bin/switchboard evals run --concurrency 3
+	$(VENV)/bin/switchboard evals run --concurrency 3 --baseline
 	$(VENV)/bin/pytest -q -m slow
 
 bench: install

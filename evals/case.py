@@ -75,6 +75,47 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+CAUSES = ("engine-hearing", "engine-policy", "product")
+Cause = Literal["engine-hearing", "engine-policy", "product"]
+
+
+class KnownIssue(_Strict):
+    """Why a case fails for a reason outside the product, and the evidence for it.
+
+    ``engine-hearing``: the engine's speech-to-text heard something else (``heard`` says what);
+    ``engine-policy``: it heard right but chose wrong (the local engine's keyword policy, not a
+    model). A ``product`` cause is refused: a failure the product causes is a failing case, which
+    the baseline records as a stable fail with cause ``product`` and the gate reports as such.
+    A failure is counted as this known issue only when every failed check is among ``checks``.
+    """
+
+    cause: Cause
+    checks: list[str] = Field(min_length=1, description="The checks it fails (names as the scorer has them).")
+    heard: str | None = Field(default=None, description="What the engine transcribed, for hearing causes.")
+    evidence: str = Field(min_length=10, description="What was seen in a run: the transcript, the tool call.")
+
+    @model_validator(mode="after")
+    def _not_the_product(self) -> KnownIssue:
+        if self.cause == "product":
+            raise ValueError(
+                "a product-caused failure cannot be a known issue: fix it, or leave the case failing "
+                "(the baseline records it as a stable fail with cause product)"
+            )
+        if self.cause == "engine-hearing" and not self.heard:
+            raise ValueError("an engine-hearing issue says what was heard (heard: ...)")
+        return self
+
+    def explains(self, failed_checks: list[str]) -> bool:
+        """Every failed check (by name, as ``check_key`` has it) is one this issue names."""
+        named = {check_key(c) for c in self.checks}
+        return bool(failed_checks) and all(check_key(c) in named for c in failed_checks)
+
+
+def check_key(name: str) -> str:
+    """A check's name without its arguments (they hold the day's date): stable across runs."""
+    return name.split(" {", 1)[0].strip()
+
+
 class ToolExpectation(_Strict):
     """A tool the agent must have called; ``arguments`` is a subset match (strings case-insensitive)."""
 
@@ -90,7 +131,8 @@ class Expectations(_Strict):
     escalated: bool | None = None
     recording: bool | None = Field(default=None, description="A recording was archived to S3.")
     disclosure: list[str] = Field(
-        default_factory=list, description="Phrases the agent's first turn must contain (AI + consent)."
+        default_factory=list,
+        description="Phrases the agent's first turn must contain (AI + consent); it must also play whole.",
     )
     tools: list[ToolExpectation] = Field(default_factory=list)
     no_tools: list[str] = Field(default_factory=list, description="Tools that must not succeed.")
@@ -146,7 +188,7 @@ class Case(_Strict):
     caller_number: str = "+61491570110"  # an ACMA drama number: never a real person
     day_offset: int = 0
     quick: bool = Field(default=False, description="Part of the fast subset `make test` runs.")
-    known_issue: str | None = Field(default=None, description="A real finding this case exposes.")
+    known_issue: KnownIssue | None = Field(default=None, description="An engine fault this case exposes.")
     renders: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="WAVs rendered with espeak-ng: path → {voice, text, speed}."
     )

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from evals.case import Case
+from evals.case import Case, KnownIssue
 from evals.scorer import Check, score
 from evals.voices import ensure_rendered
 from infra import services
@@ -49,8 +49,9 @@ class CaseResult(BaseModel):
     passed: bool = False
     checks: list[Check] = []
     error: str | None = None
-    known_issue: str | None = None
+    known_issue: KnownIssue | None = None
     wall_s: float = 0.0
+    attempt: int = 1  # which round of a repeated run (``--repeat``)
     outcome: CallOutcome | None = None
     phone: dict[str, Any] = {}
 

@@ -33,7 +33,8 @@ from evals import scorecard
 from evals.case import Case
 from evals.replay import CaseResult, Replayer, eval_services
 from infra.phone.client import SimClient
-from infra.testing import isolated_settings, running_stack
+from infra.stack import Stack, StackError
+from infra.testing import isolated_settings
 from switchboard.config import Settings, get_settings
 from switchboard.temporal import connect_client
 
@@ -49,6 +50,7 @@ class RunOptions:
     profiles_dir: Path | None = None
     out_dir: Path = scorecard.OUT_DIR
     write: bool = True
+    repeat: int = 1  # rounds of the whole selection, each on a fresh stack (a booked slot is free again)
 
 
 @dataclass
@@ -56,10 +58,15 @@ class RunResult:
     results: list[CaseResult]
     card: dict[str, Any]
     paths: dict[str, Path] = field(default_factory=dict)
+    realtime_url: str = ""
 
     @property
     def all_passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    @property
+    def first_round(self) -> list[CaseResult]:
+        return [r for r in self.results if r.attempt == 1]
 
 
 @contextlib.asynccontextmanager
@@ -81,8 +88,11 @@ async def stack_for(options: RunOptions, console: Console) -> AsyncIterator[Sett
         os.environ[PROFILES_DIR_ENV] = str(options.profiles_dir.resolve())
     try:
         console.print(f"starting a private local stack for the evals (logs: {home / 'logs'})")
-        async with running_stack(settings, eval_services):
+        stack = await _start(settings, console)
+        try:
             yield settings
+        finally:
+            stack.down()
     finally:
         if options.profiles_dir is not None:
             if previous is None:
@@ -90,6 +100,22 @@ async def stack_for(options: RunOptions, console: Console) -> AsyncIterator[Sett
             else:
                 os.environ[PROFILES_DIR_ENV] = previous
         _prune_logs(keep=3)
+
+
+async def _start(settings: Settings, console: Console, attempts: int = 2) -> Stack:
+    """The stack, up; once more if a service was not healthy in time (two shared cores under
+    load can miss a readiness deadline: that is no verdict on the cases)."""
+    for attempt in range(1, attempts + 1):
+        stack = Stack(settings, eval_services(settings))
+        try:
+            await stack.up()
+            return stack
+        except StackError as exc:
+            stack.down()
+            if attempt == attempts:
+                raise
+            console.print(f"[yellow]the stack did not start ({exc}); starting it again[/]")
+    raise AssertionError("unreachable")
 
 
 def _prune_logs(keep: int) -> None:
@@ -102,8 +128,9 @@ def _prune_logs(keep: int) -> None:
 
 
 async def replay_all(
-    replayer: Replayer, cases: Sequence[Case], concurrency: int, console: Console
+    replayer: Replayer, cases: Sequence[Case], concurrency: int, console: Console, attempt: int = 1
 ) -> list[CaseResult]:
+    label = f"round {attempt}: " if attempt > 1 else ""
     gate = asyncio.Semaphore(max(1, concurrency))
     results: dict[str, CaseResult] = {}
     columns = (
@@ -114,7 +141,7 @@ async def replay_all(
         TextColumn("{task.description}"),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("", total=len(cases))
+        task = progress.add_task(label, total=len(cases))
         running: set[str] = set()
 
         async def one(case: Case) -> None:
@@ -122,11 +149,12 @@ async def replay_all(
                 running.add(case.id)
                 progress.update(task, description="running: " + ", ".join(sorted(running)))
                 result = await replayer.run(case)
+                result.attempt = attempt
                 running.discard(case.id)
                 results[case.id] = result
                 mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
                 progress.console.print(
-                    f"{mark} {case.id}: {result.passed_checks}/{len(result.checks)} checks, "
+                    f"{mark} {label}{case.id}: {result.passed_checks}/{len(result.checks)} checks, "
                     f"{result.wall_s:.0f} s" + (f" [red]{result.error}[/]" if result.error else "")
                 )
                 progress.update(task, advance=1, description="running: " + ", ".join(sorted(running)))
@@ -144,16 +172,21 @@ async def run_bank(
     options = options or RunOptions()
     console = console or Console()
     started = time.perf_counter()
-    async with stack_for(options, console) as settings:
-        client = await connect_client(settings)
-        async with SimClient(f"http://127.0.0.1:{settings.ports.phone}", timeout_s=30) as sim:
-            results = await replay_all(Replayer(settings, client, sim), cases, options.concurrency, console)
-        realtime_url = settings.realtime_url
+    results: list[CaseResult] = []
+    realtime_url = ""
+    for attempt in range(1, max(1, options.repeat) + 1):
+        async with stack_for(options, console) as settings:
+            client = await connect_client(settings)
+            async with SimClient(f"http://127.0.0.1:{settings.ports.phone}", timeout_s=30) as sim:
+                replayer = Replayer(settings, client, sim)
+                results += await replay_all(replayer, cases, options.concurrency, console, attempt)
+            realtime_url = settings.realtime_url
     card = scorecard.build(
         results,
         wall_s=time.perf_counter() - started,
         realtime_url=realtime_url,
         concurrency=options.concurrency,
+        repeat=max(1, options.repeat),
     )
     paths = scorecard.write(card, options.out_dir) if options.write else {}
-    return RunResult(results=results, card=card, paths=paths)
+    return RunResult(results=results, card=card, paths=paths, realtime_url=realtime_url)

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.case import DEFAULT_CEILINGS_MS, SLICES
+from evals.comparison import comparison_html, comparison_markdown, print_comparison
+from evals.engine import engine_info
 from evals.histogram import bin_edges, histogram_png
 from evals.replay import CaseResult
 
@@ -32,9 +34,14 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 
 
 def build(
-    results: Sequence[CaseResult], *, wall_s: float, realtime_url: str, concurrency: int
+    results: Sequence[CaseResult],
+    *,
+    wall_s: float,
+    realtime_url: str,
+    concurrency: int,
+    repeat: int = 1,
 ) -> dict[str, Any]:
-    """The scorecard as plain data (what scorecard.json holds)."""
+    """The scorecard as plain data (what scorecard.json holds); ``results`` holds every round's."""
     slices: dict[str, list[float]] = {s: [] for s in SLICES}
     for r in results:
         if r.outcome is not None:
@@ -58,11 +65,13 @@ def build(
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "realtime_url": realtime_url.split("?")[0],
+        "engine": engine_info(realtime_url),
         "concurrency": concurrency,
+        "repeat": repeat,
         "wall_s": round(wall_s, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "cases": len(results),
-        "passed": sum(r.passed for r in results),
+        "cases": len({r.case_id for r in results}),
+        "passed": len({r.case_id for r in results} - {r.case_id for r in results if not r.passed}),
         "checks": sum(len(r.checks) for r in results),
         "checks_passed": sum(r.passed_checks for r in results),
         "modes": dict(sorted(modes.items())),
@@ -80,10 +89,16 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
         "profile": r.profile,
         "modes": r.modes,
         "call_id": r.call_id,
+        "attempt": r.attempt,
         "passed": r.passed,
         "checks_passed": r.passed_checks,
         "checks_total": len(r.checks),
-        "known_issue": r.known_issue,
+        "known_issue": r.known_issue.model_dump() if r.known_issue else None,
+        "known": bool(
+            r.known_issue
+            and not r.passed
+            and r.known_issue.explains([c.name for c in r.checks if not c.passed])
+        ),
         "error": r.error,
         "wall_s": round(r.wall_s, 1),
         "outcome": outcome.outcome.value if outcome else None,
@@ -130,7 +145,21 @@ def _latency_rows(card: dict[str, Any]) -> list[list[str]]:
 def _status(r: dict[str, Any]) -> str:
     if r["error"]:
         return "ERROR"
-    return "pass" if r["passed"] else ("fail (known issue)" if r["known_issue"] else "FAIL")
+    if r["passed"]:
+        return "pass"
+    issue = r.get("known_issue")
+    return f"fail (known: {issue['cause']})" if r.get("known") and issue else "FAIL (product)"
+
+
+def _issue_text(issue: dict[str, Any] | None) -> str:
+    if not issue:
+        return ""
+    heard = f"; heard {issue['heard']!r}" if issue.get("heard") else ""
+    return f"{issue['cause']}: fails {', '.join(issue['checks'])}{heard} — {issue['evidence']}"
+
+
+def _attempt(r: dict[str, Any]) -> str:
+    return f" (run {r['attempt']})" if r.get("attempt", 1) > 1 else ""
 
 
 def markdown(card: dict[str, Any]) -> str:
@@ -139,14 +168,15 @@ def markdown(card: dict[str, Any]) -> str:
         f"{card['checks_passed']}/{card['checks']} checks",
         "",
         f"{card['at']} · engine {card['realtime_url']} · concurrency {card['concurrency']} · "
-        f"wall {card['wall_s']} s · load {card['load_average']}",
+        f"repeat {card.get('repeat', 1)} · wall {card['wall_s']} s · load {card['load_average']}",
         "",
+        *comparison_markdown(card),
         "| case | profile | modes | result | checks | outcome | call s |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in card["results"]:
         lines.append(
-            f"| {r['case']} | {r['profile']} | {', '.join(r['modes'])} | {_status(r)} | "
+            f"| {r['case']}{_attempt(r)} | {r['profile']} | {', '.join(r['modes'])} | {_status(r)} | "
             f"{r['checks_passed']}/{r['checks_total']} | {r['outcome']} | {r['duration_s']} |"
         )
     lines += ["", "## Failure modes", "", "| mode | passed | failed cases |", "|---|---|---|"]
@@ -167,7 +197,8 @@ def markdown(card: dict[str, Any]) -> str:
         failed = [c for c in r["checks"] if not c["passed"]]
         if not failed and not r["error"]:
             continue
-        lines.append(f"### {r['case']}" + (f" — known issue: {r['known_issue']}" if r["known_issue"] else ""))
+        known = f" — known issue, {_issue_text(r['known_issue'])}" if r.get("known") else ""
+        lines.append(f"### {r['case']}{_attempt(r)}{known}")
         if r["error"]:
             lines.append(f"- error: `{r['error']}`")
         lines += [f"- **{c['name']}**: expected `{c['expected']}`, got `{c['actual']}`" for c in failed]
@@ -188,17 +219,17 @@ def html_page(card: dict[str, Any]) -> str:
     esc = html.escape
     rows = []
     for r in card["results"]:
-        colour = "#dfd" if r["passed"] else ("#ffe9b0" if r["known_issue"] else "#fdd")
+        colour = "#dfd" if r["passed"] else ("#ffe9b0" if r.get("known") else "#fdd")
         checks = "".join(
             f"<li class={'ok' if c['passed'] else 'bad'}>{esc(c['name'])}: expected {esc(c['expected'])}"
             f" — got {esc(c['actual'])}</li>"
             for c in r["checks"]
         )
         transcript = "<br>".join(esc(t) for t in r["transcript"])
-        issue = f"<p><b>known issue:</b> {esc(r['known_issue'])}</p>" if r["known_issue"] else ""
+        issue = f"<p><b>known issue:</b> {esc(_issue_text(r['known_issue']))}</p>" if r.get("known") else ""
         error = f"<p><b>error:</b> {esc(r['error'])}</p>" if r["error"] else ""
         rows.append(
-            f"<tr style='background:{colour}'><td>{esc(r['case'])}</td><td>{esc(r['profile'])}</td>"
+            f"<tr style='background:{colour}'><td>{esc(r['case'] + _attempt(r))}</td><td>{esc(r['profile'])}</td>"
             f"<td>{esc(', '.join(r['modes']))}</td><td>{esc(_status(r))}</td>"
             f"<td>{r['checks_passed']}/{r['checks_total']}</td><td>{esc(str(r['outcome']))}</td>"
             f"<td><details><summary>checks</summary>{issue}{error}<ul>{checks}</ul>"
@@ -218,6 +249,7 @@ p.t{{font:12px monospace}}</style></head><body>
 <h1>Eval scorecard: {card["passed"]}/{card["cases"]} cases, {card["checks_passed"]}/{card["checks"]} checks</h1>
 <p>{esc(card["at"])} · engine {esc(card["realtime_url"])} · concurrency {card["concurrency"]} ·
 wall {card["wall_s"]} s · load {card["load_average"]}</p>
+{comparison_html(card)}
 <table><tr><th>case</th><th>profile</th><th>modes</th><th>result</th><th>checks</th><th>outcome</th>
 <th>detail</th></tr>{"".join(rows)}</table>
 <h2>Failure modes</h2><table><tr><th>mode</th><th>passed</th><th>failed cases</th></tr>{modes}</table>
@@ -228,6 +260,7 @@ wall {card["wall_s"]} s · load {card["load_average"]}</p>
 
 
 def print_table(card: dict[str, Any], console: Console) -> None:
+    print_comparison(card, console)
     table = Table(title=f"evals: {card['passed']}/{card['cases']} cases passed ({card['wall_s']} s)")
     for col in ("case", "profile", "result", "checks", "outcome", "failed checks"):
         table.add_column(col, overflow="fold")
@@ -236,7 +269,7 @@ def print_table(card: dict[str, Any], console: Console) -> None:
         style = "green" if status == "pass" else ("yellow" if "known" in status else "red")
         failed = ", ".join(c["name"] for c in r["checks"] if not c["passed"]) or (r["error"] or "")
         table.add_row(
-            r["case"],
+            r["case"] + _attempt(r),
             r["profile"],
             f"[{style}]{status}[/]",
             f"{r['checks_passed']}/{r['checks_total']}",

@@ -98,6 +98,16 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
         if consent is not None and consent.over_disclosure:
             check.actual += " (answered over the disclosure)"
         add(check)
+    if expect.consent is not None:
+        early = [r.name for r in outcome.tool_results if r.before_consent]  # ran at all, ok or not
+        add(
+            Check(
+                name="no tool before consent",
+                passed=not early,
+                expected="every business tool after the consent answer",
+                actual=f"ran before consent: {', '.join(early)}" if early else "none before consent",
+            )
+        )
     if expect.escalated is not None:
         escalated = any(r.name == "escalate" and r.ok for r in outcome.tool_results)
         add(_flag("escalated", expect.escalated, escalated))
@@ -113,6 +123,16 @@ def score(expect: Expectations, outcome: CallOutcome, phone: dict[str, Any] | No
                 passed=not missing,
                 expected=_show(expect.disclosure),
                 actual=_show(first or "(the agent said nothing)"),
+            )
+        )
+        turns = [t for t in outcome.transcript if t.speaker == Speaker.AGENT]
+        cut = bool(turns) and turns[0].interrupted
+        add(
+            Check(
+                name="disclosure whole",
+                passed=bool(turns) and not cut,
+                expected="played to the end (not interruptible)",
+                actual="cut by the caller" if cut else ("played whole" if turns else "not said"),
             )
         )
     for want in expect.tools:

@@ -189,6 +189,9 @@ class ToolResult(_Model):
     output: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     elapsed_ms: float | None = None
+    # Ran while the call's consent question was unanswered (the workflow's validator refuses
+    # that for a business tool; the evals check it never happens).
+    before_consent: bool = False
 
 
 class Speaker(StrEnum):

@@ -132,6 +132,12 @@ class ToolCalls(Supervision):
                 result = await workflow.execute_local_activity(
                     "run_tool", invocation, result_type=ToolResult, start_to_close_timeout=FAST
                 )
+        if (
+            self.consent is None
+            and call.name not in SYSTEM_TOOLS
+            and self.profile.guardrails.require_recording_consent
+        ):  # the validator refuses this; the flag shows it if that rule is ever lost
+            result = result.model_copy(update={"before_consent": True})
         self.tool_results.append(result)
         if result.ok and call.name == SCHEDULE_CALLBACK:
             await self._tell_cadence(result)

@@ -152,3 +152,15 @@ def test_histogram_is_a_valid_png(tmp_path: Path) -> None:
     raw = zlib.decompress(idat)
     assert len(raw) == 300 * (1 + 640 * 3)  # two 150-row panels, a filter byte per row
     assert png_bytes(np.zeros((2, 3, 3), np.uint8))[12:16] == b"IHDR"
+
+
+def test_the_disclosure_must_play_whole_and_no_tool_may_run_before_consent() -> None:
+    expect = Expectations(consent=True, disclosure=["AI assistant"])
+    good = {c.name: c.passed for c in score(expect, outcome())}
+    assert good["disclosure whole"] and good["no tool before consent"]
+    cut = Turn(speaker="agent", text="I'm the AI assistant. May I", start_ms=0, interrupted=True)
+    early = ToolResult(call_id="c0", name="get_job_status", ok=True, before_consent=True)
+    bad = {c.name: c for c in score(expect, outcome(transcript=[cut], tool_results=[early]))}
+    assert not bad["disclosure whole"].passed and bad["disclosure whole"].actual == "cut by the caller"
+    assert not bad["no tool before consent"].passed
+    assert "get_job_status" in bad["no tool before consent"].actual
