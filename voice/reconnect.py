@@ -202,6 +202,36 @@ class Sessions:
         c._hook(lambda: c.hooks.on_event("realtime_gave_up", data))
         c._spawn(c._transfer_deadline(c.transfer_to))
 
+    # -- resume on another host ----------------------------------------------------------------
+
+    async def resumed(self, line: str) -> None:
+        """The call was resumed on this host after its own was lost (#15: the same mechanism one
+        level up). The session, already open, gets the conversation so far before it speaks; the
+        agent says ``line`` and goes on: it answers what awaits an answer (the caller's words, a
+        tool's output), or says again the last thing it said, which the caller may not have heard."""
+        c = self.c
+        assert c.rt is not None
+        await send_texts(c.rt.connection, *[json.dumps(e) for e in c.log.replay()])
+        self.replayed = len(c.log.items)
+        last = c.log.items[-1] if c.log.items else None
+        again = last["content"][0]["text"] if last is not None and last.get("role") == "assistant" else ""
+        answer = c.log.awaits_answer
+        before = len(c.log.items)
+        await c._perform(c.bridge.speak_line(f"{line} {again}".strip()), time.perf_counter_ns())
+        if answer:
+            c._spawn(self._answer_after_line(before))
+
+    async def _answer_after_line(self, before: int) -> None:
+        """Once the line has played: answer, unless the caller spoke (their turn is answered anyway)."""
+        c = self.c
+        while True:  # the bridge has no event for "the line finished playing": look every 50 ms
+            if c.end.done() or c.bridge.quiet:
+                break
+            await asyncio.sleep(0.05)
+        if not c.end.done() and len(c.log.items) <= before + 1:  # nothing but the line since
+            c.meter.gap_started(time.perf_counter_ns())
+            await c._perform([SendRealtime({"type": "response.create"})], time.perf_counter_ns())
+
     # -- rollover ------------------------------------------------------------------------------
 
     def rollover_due(self) -> float:

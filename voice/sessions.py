@@ -94,6 +94,42 @@ class ConversationLog:
     def system(self, text: str) -> None:
         self.items.append(_message("system", text))
 
+    @classmethod
+    def from_record(
+        cls,
+        turns: list[Turn],
+        results: list[ToolResult],
+        result_after_turns: list[int],
+        *,
+        consent: bool | None = None,
+        pending: list[ToolCall] | None = None,
+        max_items: int = 40,
+    ) -> ConversationLog:
+        """The log of a call resumed on another voice host, rebuilt from the workflow's record: the
+        consent answer first (as the ``record_consent`` call it was), then the turns with each tool
+        call and its output where the workflow heard it, then the calls still awaiting a result."""
+        log = cls(max_items=max_items)
+        if consent is not None:
+            answer = ToolResult(call_id="consent", name=RECORD_CONSENT, ok=True, output={"granted": consent})
+            log.tool_call(
+                ToolCall(call_id=answer.call_id, name=RECORD_CONSENT, arguments={"granted": consent})
+            )
+            log.tool_result(answer)
+        placed = [(after, i) for i, after in enumerate(result_after_turns[: len(results)])]
+        placed += [(len(turns), i) for i in range(len(placed), len(results))]
+        by_turn: dict[int, list[ToolResult]] = {}
+        for after, i in placed:
+            by_turn.setdefault(after, []).append(results[i])
+        for n in range(len(turns) + 1):
+            for result in by_turn.get(n, []):
+                log.tool_call(ToolCall(call_id=result.call_id, name=result.name, arguments=result.arguments))
+                log.tool_result(result)
+            if n < len(turns):
+                log.turn(turns[n])
+        for call in pending or []:
+            log.tool_call(call)
+        return log
+
     @property
     def in_flight(self) -> list[str]:
         """Tool calls requested and not yet answered (their output goes to the next session)."""
