@@ -88,4 +88,5 @@ async def main(settings: Settings | None = None) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("websockets.server").setLevel(logging.WARNING)  # a line per health check otherwise
     run(main())  # on uvloop where it is installed

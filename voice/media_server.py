@@ -106,8 +106,8 @@ class StreamBroker:
         return True
 
     async def notify(self, stream: MediaStream) -> None:
-        if self._on_stream is not None:
-            await self._on_stream(stream.call_id, stream.parameters)
+        if self._on_stream is not None:  # with its stream sid: a new one mid-call is a resume
+            await self._on_stream(stream.call_id, {**stream.parameters, "stream_sid": stream.stream_sid})
 
     def withdraw(self, stream: MediaStream) -> None:
         """The stream ended before anyone claimed it."""

@@ -206,31 +206,40 @@ class Sessions:
 
     async def resumed(self, line: str) -> None:
         """The call was resumed on this host after its own was lost (#15: the same mechanism one
-        level up). The session, already open, gets the conversation so far before it speaks; the
-        agent says ``line`` and goes on: it answers what awaits an answer (the caller's words, a
-        tool's output), or says again the last thing it said, which the caller may not have heard."""
+        level up). The session, already open, gets the conversation so far before it speaks, and
+        the agent says ``line``. What awaits an answer (the caller's words, a tool's output) follows
+        the line, so the session answers it next; with nothing awaiting, the agent says again the
+        last thing it said, which the caller may not have heard."""
         c = self.c
         assert c.rt is not None
-        await send_texts(c.rt.connection, *[json.dumps(e) for e in c.log.replay()])
-        self.replayed = len(c.log.items)
-        last = c.log.items[-1] if c.log.items else None
+        hold = c.log.trailing_inputs if c.log.awaits_answer else 0
+        await send_texts(c.rt.connection, *[json.dumps(e) for e in c.log.replay(hold=hold)])
+        self.replayed = len(c.log.items) - hold
+        last = c.log.items[-1] if c.log.items and not hold else None
         again = last["content"][0]["text"] if last is not None and last.get("role") == "assistant" else ""
-        answer = c.log.awaits_answer
-        before = len(c.log.items)
         await c._perform(c.bridge.speak_line(f"{line} {again}".strip()), time.perf_counter_ns())
-        if answer:
-            c._spawn(self._answer_after_line(before))
+        if hold:
+            c._spawn(self._answer_after_line(self.replayed, hold))
 
-    async def _answer_after_line(self, before: int) -> None:
-        """Once the line has played: answer, unless the caller spoke (their turn is answered anyway)."""
+    async def _answer_after_line(self, start: int, hold: int) -> None:
+        """Once the line has played: the held inputs, then a response to them (unless the caller
+        spoke meanwhile: their turn gets its own answer, and the held inputs go with it)."""
         c = self.c
         while True:  # the bridge has no event for "the line finished playing": look every 50 ms
             if c.end.done() or c.bridge.quiet:
                 break
             await asyncio.sleep(0.05)
-        if not c.end.done() and len(c.log.items) <= before + 1:  # nothing but the line since
+        if c.end.done():
+            return
+        items = c.log.items
+        held, since = items[start : start + hold], items[start + hold :]
+        items[start:] = since + held  # the log in the order the session hears it
+        self.replayed = len(items)
+        events: list[Any] = [SendRealtime({"type": "conversation.item.create", "item": i}) for i in held]
+        if not any(i.get("role") == "user" for i in since):
             c.meter.gap_started(time.perf_counter_ns())
-            await c._perform([SendRealtime({"type": "response.create"})], time.perf_counter_ns())
+            events.append(SendRealtime({"type": "response.create"}))
+        await c._perform(events, time.perf_counter_ns())
 
     # -- rollover ------------------------------------------------------------------------------
 

@@ -144,17 +144,29 @@ class ConversationLog:
         last = self.items[-1]
         return last["type"] == "function_call_output" or last.get("role") == "user"
 
-    def replay(self) -> list[dict[str, Any]]:
-        """The ``conversation.item.create`` events a new session gets before any audio."""
-        kept = self.items[-self.max_items :]
+    @property
+    def trailing_inputs(self) -> int:
+        """How many items at the end await the agent's answer (the caller's words, tools' outputs)."""
+        n = 0
+        for item in reversed(self.items):
+            if item["type"] == "function_call" or item.get("role") == "assistant":
+                break
+            n += 1
+        return n
+
+    def replay(self, *, hold: int = 0) -> list[dict[str, Any]]:
+        """The ``conversation.item.create`` events a new session gets before any audio (without the
+        last ``hold`` items: a resumed session hears them after its apology, so it answers them)."""
+        items = self.items[: len(self.items) - hold]
+        kept = items[-self.max_items :]
         # A kept output whose call fell outside the window would name an unknown call: keep its call.
         kept_calls = {i["call_id"] for i in kept if i["type"] == "function_call"}
         missing = [
-            i for i in self.items[: -self.max_items or None]
+            i for i in items[: -self.max_items or None]
             if i["type"] == "function_call" and i["call_id"] not in kept_calls
             and any(k["type"] == "function_call_output" and k["call_id"] == i["call_id"] for k in kept)
         ]  # fmt: skip
-        older = self.items[: max(0, len(self.items) - self.max_items)]
+        older = items[: max(0, len(items) - self.max_items)]
         items = [_message("system", self._note())]
         if older:
             items.append(_message("system", _summary(older)))

@@ -1,0 +1,160 @@
+"""A live call survives its voice worker (#15), end to end: two voice workers behind haproxy, a
+booking call, and the worker holding it killed (SIGKILL) or drained (SIGTERM) mid-call.
+
+The phone network runs the call's ``<Redirect>`` when the stream drops, ``POST /twilio/resume``
+asks the workflow, and the call goes on from the other worker with the conversation so far."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.business import BUSINESS_FILE
+from infra import services
+from infra.phone.client import SimClient
+from infra.phone.heard import resume_delays_ms, resume_gaps_ms
+from infra.stack import Stack
+from infra.testing import isolated_settings, running_stack
+from infra.voice_pool import worker_settings
+from switchboard.config import Settings
+from switchboard.models import CallOutcome, Outcome
+from switchboard.temporal import connect_client
+from tests.e2e.test_booking_call import CALLER, CLINIC, booking_script, next_weekday_name
+from workflows.call import CallWorkflow
+
+WORKERS = 2
+LIVE = re.compile(r"^switchboard_voice_live_calls (\d+)", re.M)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Settings, Stack, Client]]:
+    """The call stack with two voice workers behind haproxy (its own, for this module)."""
+    settings = isolated_settings(tmp_path_factory.mktemp("pool"), calling_hours="always", voice_workers=WORKERS)
+    async with running_stack(settings, lambda s: services.call_stack(s, voice_workers=WORKERS)) as stack:
+        assert stack.pid("voice-lb") is not None, "haproxy is not installed: make up installs it"
+        yield settings, stack, await connect_client(settings)
+
+
+async def live_calls(settings: Settings, n: int) -> int:
+    url = f"http://127.0.0.1:{worker_settings(settings, n).ports.voice}/metrics"
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        found = LIVE.search((await http.get(url)).text)
+    return int(found.group(1)) if found else 0
+
+
+async def holding_worker(settings: Settings) -> int:
+    """The worker (1-based) whose conversation holds the one live call."""
+    for _ in range(100):
+        for n in range(1, WORKERS + 1):
+            if await live_calls(settings, n) > 0:
+                return n
+        await asyncio.sleep(0.1)
+    raise AssertionError("no worker holds the call")
+
+
+async def until_tool(client: Client, call_id: str, tool: str, timeout_s: float = 120) -> None:
+    handle = client.get_workflow_handle(call_id)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(RPCError):  # not started yet
+            if any(r.name == tool and r.ok for r in await handle.query(CallWorkflow.get_tool_calls)):
+                return
+        await asyncio.sleep(0.1)
+    said = [f"{t.speaker}: {t.text}" for t in await handle.query(CallWorkflow.get_transcript)]
+    raise AssertionError(f"{tool} never ran: {said}")
+
+
+def bookings(settings: Settings, day: date) -> int:
+    with sqlite3.connect(settings.home / BUSINESS_FILE) as db:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM slots WHERE day = ? AND booked_by IS NOT NULL", (day.isoformat(),)
+        ).fetchone()
+    return int(count)
+
+
+async def history_of(client: Client, call_id: str) -> dict[str, Any]:
+    """What the history shows of the resume: converse's task queues, the resume Updates, streams."""
+    history = await client.get_workflow_handle(call_id).fetch_history()
+    queues, updates, streams = [], [], 0
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            if attrs.activity_type.name == "converse":
+                queues.append(attrs.task_queue.name)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            updates.append(event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            streams += event.workflow_execution_signaled_event_attributes.signal_name == "stream_attached"
+    return {"converse_queues": queues, "updates": updates, "streams": streams}
+
+
+async def start_call(sim: SimClient, script: dict[str, Any]) -> str:
+    return await sim.inbound_call({"from": CALLER, "to": CLINIC, "caller": {"script": script}})
+
+
+async def finish(sim: SimClient, client: Client, sid: str) -> tuple[dict[str, Any], CallOutcome]:
+    call = await sim.wait(sid, timeout_s=240)
+    handle = client.get_workflow_handle_for(CallWorkflow.run, f"call-{sid}")
+    return call, await asyncio.wait_for(handle.result(), 120)
+
+
+def kill(stack: Stack, name: str, sig: signal.Signals) -> int:
+    pid = stack.pid(name)
+    assert pid is not None
+    os.kill(pid, sig)
+    return pid
+
+
+async def exit_status(pid: int, timeout_s: float) -> int:
+    """The exit code of a voice worker this process started (it is our child)."""
+    _, status = await asyncio.wait_for(asyncio.to_thread(os.waitpid, pid, 0), timeout_s)
+    return os.waitstatus_to_exitcode(status)
+
+
+async def test_a_booking_call_resumes_on_the_other_worker_when_its_worker_is_killed(
+    pool: tuple[Settings, Stack, Client],
+) -> None:
+    settings, stack, client = pool
+    day_name, day = next_weekday_name()
+    async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
+        sid = await start_call(sim, booking_script(day_name, "eleven a.m."))
+        call_id = f"call-{sid}"
+        await until_tool(client, call_id, "book_appointment")  # booked: the agent is confirming it
+        holder = await holding_worker(settings)
+        pid = kill(stack, f"voice-{holder}", signal.SIGKILL)
+        call, outcome = await finish(sim, client, sid)
+    await exit_status(pid, 10)
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    gaps, delays = resume_gaps_ms(call), resume_delays_ms(call)
+    print(f"\nresumed call: gap heard {gaps} ms, drop → agent audio {delays} ms\n" + "\n".join(said))
+
+    assert outcome.outcome == Outcome.COMPLETED, said
+    assert outcome.resumes == 1, said
+    booked = [r for r in outcome.tool_results if r.name == "book_appointment" and r.ok]
+    assert len(booked) == 1 and bookings(settings, day) == 1, said  # made exactly once
+    asked = [t for t in outcome.transcript if t.speaker == "agent" and "record" in t.text.lower()]
+    assert len(asked) == 1, said  # the disclosure's question only: consent was not asked again
+    assert any("line dropped" in t.text for t in outcome.transcript if t.speaker == "agent"), said
+
+    other = 2 if holder == 1 else 1
+    shown = await history_of(client, call_id)
+    assert shown["converse_queues"] == [f"voice-{settings.host}-{holder}", f"voice-{settings.host}-{other}"]
+    assert "resume" in shown["updates"] and shown["streams"] == 2, shown
+    assert len(call["streams"]) == 2 and call["streams"][0]["reason"] == "socket_dropped", call["streams"]
+    assert len(delays) == 1 and delays[0] < 8000, delays  # bench/bench_resume.py measures it properly
+    await stack.up()  # the killed worker back for the next test
