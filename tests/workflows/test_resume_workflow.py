@@ -3,7 +3,8 @@ conversation is played by scripted ``converse`` activities on two hosts' queues;
 "dies" (its activity never answers), the ``resume`` Update answers Twilio's ``<Redirect>``, and a
 ``stream_attached`` from the second host carries the call on there with the conversation so far.
 
-Their histories are replay fixtures (``SWITCHBOARD_EXPORT_HISTORIES=1``; tests/test_replay.py)."""
+Their histories are replay fixtures, recorded with ``OTEL_SDK_DISABLED=true SWITCHBOARD_EXPORT_HISTORIES=1``
+(the replayer reads no encrypted trace header of a signal; tests/test_replay.py)."""
 
 from __future__ import annotations
 
