@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.business import BUSINESS_FILE
+from activities.tools.profiles import load_profile
 from infra import services
 from infra.phone.client import SimClient
 from infra.phone.heard import resume_delays_ms, resume_gaps_ms
@@ -36,15 +37,32 @@ from switchboard.models import CallOutcome, Outcome
 from switchboard.temporal import connect_client
 from tests.e2e.test_booking_call import CALLER, CLINIC, booking_script, next_weekday_name
 from workflows.call import CallWorkflow
+from workflows.resume import GAVE_UP, MAX_RESUMES
 
 WORKERS = 2
+WAIT = {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 25000}}
+CONSENT = {"say": "Yes, that's fine, you can record the call."}
+SHORT = {  # consent, then goodbye
+    "name": "short-call",
+    "steps": [
+        WAIT,
+        CONSENT,
+        WAIT,
+        {"say": "That's all, thank you. Goodbye."},
+        {"wait_for_agent": {"silence_ms": 2500, "timeout_ms": 15000}},
+    ],
+    "after_steps": "hangup",
+    "max_duration_ms": 90000,
+}
 LIVE = re.compile(r"^switchboard_voice_live_calls (\d+)", re.M)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Settings, Stack, Client]]:
     """The call stack with two voice workers behind haproxy (its own, for this module)."""
-    settings = isolated_settings(tmp_path_factory.mktemp("pool"), calling_hours="always", voice_workers=WORKERS)
+    settings = isolated_settings(
+        tmp_path_factory.mktemp("pool"), calling_hours="always", voice_workers=WORKERS
+    )
     async with running_stack(settings, lambda s: services.call_stack(s, voice_workers=WORKERS)) as stack:
         assert stack.pid("voice-lb") is not None, "haproxy is not installed: make up installs it"
         yield settings, stack, await connect_client(settings)
@@ -65,6 +83,23 @@ async def holding_worker(settings: Settings) -> int:
                 return n
         await asyncio.sleep(0.1)
     raise AssertionError("no worker holds the call")
+
+
+async def until_consent(client: Client, call_id: str, timeout_s: float = 60) -> None:
+    handle = client.get_workflow_handle(call_id)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(RPCError):  # not started yet
+            if (await handle.query(CallWorkflow.view)).consent is not None:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("consent never recorded")
+
+
+async def healthz(settings: Settings, n: int) -> int:
+    url = f"http://127.0.0.1:{worker_settings(settings, n).ports.voice}/healthz"
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        return (await http.get(url)).status_code
 
 
 async def until_tool(client: Client, call_id: str, tool: str, timeout_s: float = 120) -> None:
@@ -97,7 +132,9 @@ async def history_of(client: Client, call_id: str) -> dict[str, Any]:
             if attrs.activity_type.name == "converse":
                 queues.append(attrs.task_queue.name)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            updates.append(event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name)
+            updates.append(
+                event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            )
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             streams += event.workflow_execution_signaled_event_attributes.signal_name == "stream_attached"
     return {"converse_queues": queues, "updates": updates, "streams": streams}
@@ -126,6 +163,7 @@ async def exit_status(pid: int, timeout_s: float) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+@pytest.mark.slow  # a whole booking call (about two minutes here): make evals
 async def test_a_booking_call_resumes_on_the_other_worker_when_its_worker_is_killed(
     pool: tuple[Settings, Stack, Client],
 ) -> None:
@@ -158,3 +196,69 @@ async def test_a_booking_call_resumes_on_the_other_worker_when_its_worker_is_kil
     assert len(call["streams"]) == 2 and call["streams"][0]["reason"] == "socket_dropped", call["streams"]
     assert len(delays) == 1 and delays[0] < 8000, delays  # bench/bench_resume.py measures it properly
     await stack.up()  # the killed worker back for the next test
+
+
+@pytest.mark.slow  # two calls, one a whole booking: make evals
+async def test_a_drained_worker_finishes_its_call_takes_no_new_one_and_exits_0(
+    pool: tuple[Settings, Stack, Client],
+) -> None:
+    settings, stack, client = pool
+    day_name, day = next_weekday_name()
+    async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
+        sid = await start_call(sim, booking_script(day_name, "two p.m."))
+        await until_consent(client, f"call-{sid}")
+        holder = await holding_worker(settings)
+        other = 2 if holder == 1 else 1
+        pid = kill(stack, f"voice-{holder}", signal.SIGTERM)  # a deploy replaces it
+        for _ in range(20):
+            if await healthz(settings, holder) == 503:
+                break
+            await asyncio.sleep(0.05)
+        assert await healthz(settings, holder) == 503  # at once: the balancer sends it nothing new
+        await asyncio.sleep(1.0)  # haproxy's next check (every 500 ms) has seen it
+        late = await start_call(sim, SHORT)  # a call started during the drain
+        await until_consent(client, f"call-{late}")
+        assert await live_calls(settings, other) >= 1
+        (call, outcome), (_, late_outcome) = await asyncio.gather(
+            finish(sim, client, sid), finish(sim, client, late)
+        )
+        code = await exit_status(pid, 150)  # after its call and the recording's archive
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    assert code == 0
+    assert outcome.outcome == Outcome.COMPLETED and outcome.resumes == 0, said  # undisturbed
+    assert [r.name for r in outcome.tool_results if r.ok].count("book_appointment") == 1, said
+    assert bookings(settings, day) >= 1 and outcome.recording_key, said  # archived before it exited
+    assert len(call["streams"]) == 1 and call["streams"][0]["ended_by"] == "agent"
+    shown = await history_of(client, f"call-{sid}")
+    assert shown["converse_queues"] == [f"voice-{settings.host}-{holder}"] and "resume" in shown["updates"]
+    late_shown = await history_of(client, f"call-{late}")
+    assert late_shown["converse_queues"] == [f"voice-{settings.host}-{other}"]  # the other worker's
+    assert late_outcome.outcome == Outcome.COMPLETED
+    await stack.up()
+
+
+@pytest.mark.slow
+async def test_both_workers_killed_the_caller_hears_an_apology_and_goes_to_a_person(
+    pool: tuple[Settings, Stack, Client],
+) -> None:
+    settings, stack, client = pool
+    human = load_profile("clinic_booking").guardrails
+    async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
+        await sim.register(human.escalation_number, {"answer": "human", "rings": 2})
+        script = {**SHORT, "steps": [WAIT, CONSENT, {"pause": 60000}]}
+        sid = await start_call(sim, script)
+        await until_consent(client, f"call-{sid}")
+        pids = [kill(stack, f"voice-{n}", signal.SIGKILL) for n in range(1, WORKERS + 1)]
+        call, outcome = await finish(sim, client, sid)
+    for pid in pids:
+        await exit_status(pid, 10)
+    said = [e["detail"].get("text", "") for e in call["events"] if e["kind"] == "say"]
+    whispers = [e for e in call["events"] if e["kind"] == "whisper"]
+    assert human.realtime_lost_line in said, call["events"]  # never left in silence
+    assert whispers and GAVE_UP in whispers[0]["detail"]["text"]  # the person hears the note
+    assert call["transferred_to"] == human.escalation_number
+    assert outcome.outcome == Outcome.ESCALATED and outcome.summary is not None
+    assert GAVE_UP in outcome.summary.fields["escalation"]  # the outcome says why
+    shown = await history_of(client, f"call-{sid}")
+    assert shown["updates"].count("resume") == MAX_RESUMES + 1, shown
+    await stack.up()
