@@ -19,7 +19,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=of
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install lock chromium prometheus test lint typecheck cfn-lint unit up down status demo evals bench clean \
+.PHONY: install lock chromium prometheus haproxy test lint typecheck cfn-lint unit up down status demo evals bench clean \
 	sam-build sam-validate lambda-artifacts $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
 $(PY):
@@ -86,12 +86,17 @@ chromium:
 prometheus:
 	bash scripts/install-prometheus.sh
 
+# Debian's haproxy (apt, only when /usr/sbin/haproxy is missing): the voice workers' load balancer
+# in make up (SWITCHBOARD_VOICE_WORKERS, default 2) and in the resume tests and benchmark.
+haproxy:
+	bash scripts/install-haproxy.sh
+
 unit: install chromium prometheus
 	$(VENV)/bin/pytest -q -m "not slow"
 
 test: lint typecheck cfn-lint lambda-artifacts unit
 
-up: install prometheus
+up: install prometheus haproxy
 	$(VENV)/bin/switchboard up
 
 down:
@@ -105,11 +110,11 @@ demo: install
 
 # The whole eval bank through the real path (~15 min on 2 cores; scorecard in evals/out/), and the
 # whole-call tests that `make test` leaves out.
-evals: install chromium
+evals: install chromium haproxy
 	$(VENV)/bin/switchboard evals run --concurrency 3
 	$(VENV)/bin/pytest -q -m slow
 
-bench: install
+bench: install haproxy
 	$(VENV)/bin/python -m bench.bench_workflow
 	$(VENV)/bin/python -m bench.bench_bridge
 	$(VENV)/bin/python -m bench.bench_bridge --tls
@@ -119,6 +124,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_codec_updates
 	$(VENV)/bin/python -m bench.bench_reconnect
 	$(VENV)/bin/python -m bench.bench_observability
+	$(VENV)/bin/python -m bench.bench_resume
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -15,16 +15,21 @@ Without haproxy installed (``make up`` installs it), ``switchboard up`` runs one
 
 from __future__ import annotations
 
+import re
 import shutil
+from dataclasses import dataclass
+
+import httpx
 
 from infra import services
 from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 
-__all__ = ["HAPROXY", "haproxy_config", "voice_services", "worker_settings"]
+__all__ = ["HAPROXY", "WorkerView", "haproxy_config", "voice_services", "worker_settings", "worker_views"]
 
 HAPROXY = "/usr/sbin/haproxy"
 CHECK_INTERVAL_MS = 500
+_LIVE = re.compile(r"^switchboard_voice_live_calls ([0-9.e+]+)", re.M)
 
 
 def worker_settings(settings: Settings, n: int) -> Settings:
@@ -93,3 +98,35 @@ def voice_services(settings: Settings, workers: int | None = None) -> list[Servi
     pool = [worker_settings(settings, i) for i in range(1, n + 1)]
     specs = [services.voice(w, name=f"voice-{i}") for i, w in enumerate(pool, start=1)]
     return [*specs, _balancer(settings, pool)]
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """One voice worker as ``switchboard status`` shows it."""
+
+    host: str
+    port: int
+    health: str  # healthy | draining | down
+    live_calls: int | None
+
+
+async def worker_views(settings: Settings) -> list[WorkerView]:
+    """Each voice worker's health (its ``/healthz``: 200 healthy, 503 draining) and live calls (its
+    ``/metrics``), as the load balancer and Prometheus see them."""
+    n = settings.voice_workers if shutil.which(HAPROXY) is not None else 1
+    pool = [settings] if n <= 1 else [worker_settings(settings, i) for i in range(1, n + 1)]
+    views: list[WorkerView] = []
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        for w in pool:
+            base = f"http://{LOCAL_HOST}:{w.ports.voice}"
+            try:
+                code = (await http.get(f"{base}/healthz")).status_code
+                found = _LIVE.search((await http.get(f"{base}/metrics")).text)
+            except httpx.HTTPError:
+                views.append(WorkerView(w.host, w.ports.voice, "down", None))
+                continue
+            health = {200: "healthy", 503: "draining"}.get(code, f"HTTP {code}")
+            views.append(
+                WorkerView(w.host, w.ports.voice, health, int(float(found.group(1))) if found else None)
+            )
+    return views
