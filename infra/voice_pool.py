@@ -25,7 +25,15 @@ from infra import services
 from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
 
-__all__ = ["HAPROXY", "WorkerView", "haproxy_config", "voice_services", "worker_settings", "worker_views"]
+__all__ = [
+    "HAPROXY",
+    "WorkerView",
+    "haproxy_config",
+    "pool_settings",
+    "voice_services",
+    "worker_settings",
+    "worker_views",
+]
 
 HAPROXY = "/usr/sbin/haproxy"
 CHECK_INTERVAL_MS = 500
@@ -38,6 +46,14 @@ def worker_settings(settings: Settings, n: int) -> Settings:
     sdk = p.voice_sdk_metrics + n - 1 if p.voice_sdk_metrics else 0
     ports = p.model_copy(update={"voice": p.voice_workers + n - 1, "voice_sdk_metrics": sdk})
     return settings.model_copy(update={"host": f"{settings.host}-{n}", "ports": ports})
+
+
+def pool_settings(settings: Settings, workers: int | None = None) -> list[Settings]:
+    """The settings of each voice worker ``voice_services`` runs (one: ``settings`` itself)."""
+    n = settings.voice_workers if workers is None else workers
+    if n <= 1 or shutil.which(HAPROXY) is None:
+        return [settings]
+    return [worker_settings(settings, i) for i in range(1, n + 1)]
 
 
 def haproxy_config(settings: Settings, workers: list[Settings]) -> str:
@@ -92,10 +108,9 @@ def _balancer(settings: Settings, workers: list[Settings]) -> ServiceSpec:
 
 def voice_services(settings: Settings, workers: int | None = None) -> list[ServiceSpec]:
     """The voice workers, and haproxy in front of them when there is more than one."""
-    n = settings.voice_workers if workers is None else workers
-    if n <= 1 or shutil.which(HAPROXY) is None:
+    pool = pool_settings(settings, workers)
+    if len(pool) == 1:
         return [services.voice(settings)]
-    pool = [worker_settings(settings, i) for i in range(1, n + 1)]
     specs = [services.voice(w, name=f"voice-{i}") for i, w in enumerate(pool, start=1)]
     return [*specs, _balancer(settings, pool)]
 
@@ -113,8 +128,7 @@ class WorkerView:
 async def worker_views(settings: Settings) -> list[WorkerView]:
     """Each voice worker's health (its ``/healthz``: 200 healthy, 503 draining) and live calls (its
     ``/metrics``), as the load balancer and Prometheus see them."""
-    n = settings.voice_workers if shutil.which(HAPROXY) is not None else 1
-    pool = [settings] if n <= 1 else [worker_settings(settings, i) for i in range(1, n + 1)]
+    pool = pool_settings(settings)
     views: list[WorkerView] = []
     async with httpx.AsyncClient(timeout=1.0) as http:
         for w in pool:
