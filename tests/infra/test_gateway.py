@@ -95,6 +95,7 @@ def test_the_gateway_routes_exactly_what_the_template_deploys() -> None:
         ("POST /twilio/transfer/whisper", "CallStatusFunction", "functions.call_status.lambda_handler"),
         ("POST /twilio/transfer/result", "CallStatusFunction", "functions.call_status.lambda_handler"),
         ("POST /twilio/voice", "InboundCallFunction", "functions.inbound_call.lambda_handler"),
+        ("POST /twilio/resume", "InboundCallFunction", "functions.inbound_call.lambda_handler"),
     }
     by_function = {r.function: r for r in routes_from_template()}
     assert by_function["CallStatusFunction"].env["POWERTOOLS_SERVICE_NAME"] == "call_status"
