@@ -66,6 +66,12 @@ async def main(settings: Settings | None = None) -> None:
                 await ready.wait()
                 settle_heap()
                 mark_ready(s, f"voice-{s.host}")
+                log.info(
+                    "voice worker %s ready: media on port %d, task queue %s",
+                    s.host,
+                    s.ports.voice,
+                    s.voice_task_queue,
+                )
                 await asyncio.wait({server, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if stop.is_set():
                     drain.begin()
