@@ -32,6 +32,7 @@ from infra.phone.heard import resume_delays_ms, resume_gaps_ms
 from infra.stack import Stack
 from infra.testing import isolated_settings, running_stack
 from infra.voice_pool import worker_settings
+from switchboard.audit import fetch_timeline
 from switchboard.config import Settings
 from switchboard.models import CallOutcome, Outcome
 from switchboard.temporal import connect_client
@@ -193,6 +194,8 @@ async def test_a_booking_call_resumes_on_the_other_worker_when_its_worker_is_kil
     shown = await history_of(client, call_id)
     assert shown["converse_queues"] == [f"voice-{settings.host}-{holder}", f"voice-{settings.host}-{other}"]
     assert "resume" in shown["updates"] and shown["streams"] == 2, shown
+    timeline = await fetch_timeline(client, call_id)
+    assert next(e.title for e in timeline if e.kind == "resume") == "stream lost: resumed on a new one"
     assert len(call["streams"]) == 2 and call["streams"][0]["reason"] == "socket_dropped", call["streams"]
     assert len(delays) == 1 and delays[0] < 8000, delays  # bench/bench_resume.py measures it properly
     await stack.up()  # the killed worker back for the next test

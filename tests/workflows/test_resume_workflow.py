@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.recordings import RecordingActivities
+from switchboard.audit import fetch_timeline
 from switchboard.config import Settings
 from switchboard.messages import (
     ConsentAnswer,
@@ -102,7 +103,10 @@ async def test_a_call_resumes_on_the_new_host_with_the_conversation_so_far(
         await attached(handle, hosts.b, "MZ2")  # the new stream, through the load balancer
         outcome = await asyncio.wait_for(handle.result(), 60)
         await export_history(handle)
+        timeline = await fetch_timeline(temporal_client, handle.id)
 
+    resumes = [e.title for e in timeline if e.kind == "resume"]  # the audit shows the resume
+    assert resumes == ["stream lost: resumed on a new one", "stream ended: hang up"]
     (context,) = hosts.resumed
     assert context.consent is not None and context.consent.recording  # never asked again
     assert [r.name for r in context.tool_results] == ["check_availability"]  # never run again
