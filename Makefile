@@ -91,7 +91,7 @@ prometheus:
 haproxy:
 	bash scripts/install-haproxy.sh
 
-unit: install chromium prometheus
+unit: install chromium prometheus haproxy
 	$(VENV)/bin/pytest -q -m "not slow"
 
 test: lint typecheck cfn-lint lambda-artifacts unit

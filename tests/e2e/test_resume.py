@@ -164,6 +164,32 @@ async def exit_status(pid: int, timeout_s: float) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+async def test_a_call_resumes_on_the_other_worker_when_its_worker_is_killed(
+    pool: tuple[Settings, Stack, Client],
+) -> None:
+    """make test's resume: killed while the agent answers the consent; the caller carries on."""
+    settings, stack, client = pool
+    async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
+        sid = await start_call(sim, SHORT)
+        await until_consent(client, f"call-{sid}")
+        holder = await holding_worker(settings)
+        await asyncio.sleep(0.4)  # the agent is answering ("Thank you. How can I help?")
+        pid = kill(stack, f"voice-{holder}", signal.SIGKILL)
+        await exit_status(pid, 10)
+        restart = asyncio.create_task(stack.up())  # back for the next test, while the call goes on
+        call, outcome = await finish(sim, client, sid)
+        await restart
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    assert outcome.outcome == Outcome.COMPLETED and outcome.resumes == 1, said
+    assert outcome.consent is not None and outcome.consent.recording
+    assert any("line dropped" in t.text for t in outcome.transcript if t.speaker == "agent"), said
+    assert call["streams"][0]["reason"] == "socket_dropped"
+    other = 2 if holder == 1 else 1
+    queues = (await history_of(client, f"call-{sid}"))["converse_queues"]
+    assert queues == [f"voice-{settings.host}-{holder}", f"voice-{settings.host}-{other}"]
+    assert resume_gaps_ms(call)[0] < 5000, resume_gaps_ms(call)
+
+
 @pytest.mark.slow  # a whole booking call (about two minutes here): make evals
 async def test_a_booking_call_resumes_on_the_other_worker_when_its_worker_is_killed(
     pool: tuple[Settings, Stack, Client],
