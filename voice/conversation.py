@@ -219,16 +219,9 @@ class _Conversation:
         return await self._shutdown(reason, transfer_to, error, started)
 
     def resume_from(self, resume: ResumeContext) -> None:
-        """Start from the workflow's record of the call (``voice.sessions.ConversationLog.from_record``)."""
+        """Start from the workflow's record of the call (``ConversationLog.from_resume``)."""
         self.resume = resume
-        self.log = ConversationLog.from_record(
-            resume.turns,
-            resume.tool_results,
-            resume.result_after_turns,
-            consent=resume.consent.recording if resume.consent is not None else None,
-            pending=resume.pending,
-            max_items=self.settings.realtime_replay_items,
-        )
+        self.log = ConversationLog.from_resume(resume, max_items=self.settings.realtime_replay_items)
 
     async def _shutdown(
         self, reason: EndReason, transfer_to: str | None, error: str | None, started: float

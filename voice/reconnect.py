@@ -222,8 +222,8 @@ class Sessions:
             c._spawn(self._answer_after_line(self.replayed, hold))
 
     async def _answer_after_line(self, start: int, hold: int) -> None:
-        """Once the line has played: the held inputs, then a response to them (unless the caller
-        spoke meanwhile: their turn gets its own answer, and the held inputs go with it)."""
+        """Once the line has played (and nobody speaks): the held inputs, then a response to them
+        and to whatever the caller said meanwhile."""
         c = self.c
         while True:  # the bridge has no event for "the line finished playing": look every 50 ms
             if c.end.done() or c.bridge.quiet:
@@ -236,7 +236,9 @@ class Sessions:
         items[start:] = since + held  # the log in the order the session hears it
         self.replayed = len(items)
         events: list[Any] = [SendRealtime({"type": "conversation.item.create", "item": i}) for i in held]
-        if not any(i.get("role") == "user" for i in since):
+        # Answer now unless the agent already spoke after its line (to the caller's words meanwhile:
+        # a turn said over the uninterruptible line gets no answer of its own, so this one covers it).
+        if sum(i.get("role") == "assistant" for i in since) <= 1:
             c.meter.gap_started(time.perf_counter_ns())
             events.append(SendRealtime({"type": "response.create"}))
         await c._perform(events, time.perf_counter_ns())

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.messages import ResumeContext
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
 from voice.realtime import RealtimeClosed, RealtimeConnectError, RealtimeError, RealtimeFatalError
 
@@ -93,6 +94,19 @@ class ConversationLog:
 
     def system(self, text: str) -> None:
         self.items.append(_message("system", text))
+
+    @classmethod
+    def from_resume(cls, resume: ResumeContext, *, max_items: int = 40) -> ConversationLog:
+        """:meth:`from_record` of what a resumed ``converse`` is given."""
+        consent = resume.consent.recording if resume.consent is not None else None
+        return cls.from_record(
+            resume.turns,
+            resume.tool_results,
+            resume.result_after_turns,
+            consent=consent,
+            pending=resume.pending,
+            max_items=max_items,
+        )
 
     @classmethod
     def from_record(
