@@ -291,3 +291,31 @@ async def test_both_workers_killed_the_caller_hears_an_apology_and_goes_to_a_per
     shown = await history_of(client, f"call-{sid}")
     assert shown["updates"].count("resume") == MAX_RESUMES + 1, shown
     await stack.up()
+
+
+@pytest.mark.slow  # its own stack (a short drain timeout) and a booking call: make evals
+async def test_a_call_still_live_at_the_drain_timeout_resumes_on_the_other_worker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    settings = isolated_settings(
+        tmp_path_factory.mktemp("drain"),
+        calling_hours="always",
+        voice_workers=WORKERS,
+        voice_drain_timeout_s=3,
+    )
+    day_name, day = next_weekday_name()
+    async with running_stack(settings, lambda s: services.call_stack(s, voice_workers=WORKERS)) as stack:
+        client = await connect_client(settings)
+        async with SimClient(f"http://127.0.0.1:{settings.ports.phone}") as sim:
+            sid = await start_call(sim, booking_script(day_name, "three p.m."))
+            await until_consent(client, f"call-{sid}")
+            holder = await holding_worker(settings)
+            pid = kill(stack, f"voice-{holder}", signal.SIGTERM)
+            code = await exit_status(pid, 30)  # 3 s of drain, then the call is handed on
+            call, outcome = await finish(sim, client, sid)
+    said = [f"{t.speaker}: {t.text}" for t in outcome.transcript]
+    assert code == 0
+    assert outcome.outcome == Outcome.COMPLETED and outcome.resumes == 1, said
+    assert [r.name for r in outcome.tool_results if r.ok].count("book_appointment") == 1, said
+    assert bookings(settings, day) == 1, said
+    assert len(call["streams"]) == 2 and call["streams"][0]["reason"] == "socket_closed"  # closed, not cut
