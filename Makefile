@@ -19,7 +19,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=of
 # Australian telemarketing standard (weekdays 9–20, Saturday 9–17). Override: make demo SWITCHBOARD_CALLING_HOURS=au_telemarketing
 export SWITCHBOARD_CALLING_HOURS ?= always
 
-.PHONY: install lock chromium axe prometheus test lint typecheck cfn-lint unit gate up down status demo evals bench clean \
+.PHONY: install lock chromium axe prometheus haproxy test lint typecheck cfn-lint unit gate up down status demo evals bench clean \
 	sam-build sam-validate lambda-artifacts $(addprefix build-,$(LAMBDA_FUNCTIONS))
 
 $(PY):
@@ -91,7 +91,12 @@ axe:
 prometheus:
 	bash scripts/install-prometheus.sh
 
-unit: install chromium axe prometheus
+# Debian's haproxy (apt, only when /usr/sbin/haproxy is missing): the voice workers' load balancer
+# in make up (SWITCHBOARD_VOICE_WORKERS, default 2) and in the resume tests and benchmark.
+haproxy:
+	bash scripts/install-haproxy.sh
+
+unit: install chromium axe prometheus haproxy
 	$(VENV)/bin/pytest -q -m "not slow"
 
 # The eval gate (evals/gate.py): the bank's cases a change since REV can break (profiles, tools,
@@ -103,7 +108,7 @@ gate: install
 
 test: lint typecheck cfn-lint lambda-artifacts unit gate
 
-up: install prometheus
+up: install prometheus haproxy
 	$(VENV)/bin/switchboard up
 
 down:
@@ -119,11 +124,11 @@ demo: install
 # the baseline (fails on a regression only), and the whole-call tests that `make test` leaves out.
 # After a change that fixes or flakes cases on purpose, remake the baseline (~30 min):
 #   switchboard evals run --concurrency 3 --repeat 2 --write-baseline
-evals: install chromium axe
+evals: install chromium axe haproxy
 	$(VENV)/bin/switchboard evals run --concurrency 3 --baseline
 	$(VENV)/bin/pytest -q -m slow
 
-bench: install
+bench: install haproxy
 	$(VENV)/bin/python -m bench.bench_workflow
 	$(VENV)/bin/python -m bench.bench_bridge
 	$(VENV)/bin/python -m bench.bench_bridge --tls
@@ -134,6 +139,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_reconnect
 	$(VENV)/bin/python -m bench.bench_observability
 	$(VENV)/bin/python -m bench.bench_overview
+	$(VENV)/bin/python -m bench.bench_resume
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import urlencode
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -17,7 +16,7 @@ from twilio.twiml.voice_response import Dial, Say, VoiceResponse
 
 from switchboard.config import Settings
 from switchboard.messages import DialInput, DialResult, HangupInput, TransferInput
-from switchboard.telephony import stream_twiml
+from switchboard.telephony import stream_twiml, transfer_twiml
 
 _FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
@@ -72,20 +71,24 @@ class TelephonyActivities:
         """Redirect the live call to the human number. Warm (``workflow_id`` set): whoever answers
         first hears the hand-over note (``<Number url>``, the whisper), and the dial's result goes
         back to the workflow (``<Dial action>``), which also tells the caller if nobody answered."""
-        twiml = VoiceResponse()
-        if req.say:
-            twiml.append(Say(req.say))
         if req.workflow_id:
-            base = f"{self.settings.public_api_url.rstrip('/')}/twilio/transfer"
-            query = urlencode({"wf": req.workflow_id})
-            dial = Dial(action=f"{base}/result?{query}", method="POST", timeout=req.timeout_s)
-            dial.number(req.to_number, url=f"{base}/whisper?{query}", method="POST")
+            twiml = transfer_twiml(
+                self.settings.public_api_url,
+                req.workflow_id,
+                req.to_number,
+                timeout_s=req.timeout_s,
+                say=req.say,
+            )
         else:  # a call whose workflow predates warm transfers: the cold transfer it asked for
-            twiml.append(Say("Transferring you now."))
+            cold = VoiceResponse()
+            if req.say:
+                cold.append(Say(req.say))
+            cold.append(Say("Transferring you now."))
             dial = Dial()
             dial.number(req.to_number)
-        twiml.append(dial)
-        return await self._rest(lambda: str(self.twilio.calls(req.call_sid).update(twiml=str(twiml)).status))
+            cold.append(dial)
+            twiml = str(cold)
+        return await self._rest(lambda: str(self.twilio.calls(req.call_sid).update(twiml=twiml).status))
 
     @classmethod
     async def _rest(cls, fn: Any) -> str:

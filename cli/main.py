@@ -65,8 +65,18 @@ def cmd_down(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(_args: argparse.Namespace, settings: Settings) -> int:
+    from infra.voice_pool import worker_views
+
     reports = asyncio.run(_stack(settings).status())
     console.print(_report_table(reports, "Switchboard local stack"))
+    workers = Table(title="Voice workers (behind the load balancer on the voice port)")
+    for col in ("host", "task queue", "port", "health", "live calls"):
+        workers.add_column(col)
+    for w in asyncio.run(worker_views(settings)):
+        colour = {"healthy": "green", "draining": "yellow"}.get(w.health, "red")
+        live = "-" if w.live_calls is None else str(w.live_calls)
+        workers.add_row(w.host, f"voice-{w.host}", str(w.port), f"[{colour}]{w.health}[/]", live)
+    console.print(workers)
     return 0 if all(r.healthy for r in reports) else 3
 
 

@@ -1,4 +1,5 @@
 """POST /twilio/voice: an inbound call → its ``CallWorkflow`` and the TwiML that streams it to a voice worker.
+(This function also serves ``POST /twilio/resume``, a stream that ended mid-call: ``functions/resume.py``.)
 
 The dialled number (``To``) picks the agent profile (``switchboard/routing.py``). The workflow id
 is ``call-<CallSid>`` with USE_EXISTING, so Twilio's webhook retries reach the same call. The
@@ -25,6 +26,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from functions._runtime import TemporalRuntime, TemporalUnavailable, assign_person, secret, traced
 from functions._twilio import signed_params, twiml_response
+from functions.resume import ResumeRoutes
 from switchboard.config import get_settings
 from switchboard.models import CallRequest, Direction
 from switchboard.routing import route_for
@@ -40,6 +42,7 @@ metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 settings = get_settings()
 temporal = TemporalRuntime(settings)
+app.include_router(ResumeRoutes(settings, temporal, logger, metrics).router)  # a stream that ended mid-call
 
 
 def say_and_hang_up(text: str) -> Response[str]:

@@ -196,17 +196,18 @@ def worker(settings: Settings) -> ServiceSpec:
     )
 
 
-def voice(settings: Settings) -> ServiceSpec:
-    """The voice worker: media server plus the voice host's Temporal worker."""
+def voice(settings: Settings, name: str = "voice") -> ServiceSpec:
+    """A voice worker: media server plus the voice host's Temporal worker (its host and port as in
+    ``settings``; ``infra.voice_pool`` runs several behind haproxy)."""
     port = settings.ports.voice
     media_ok = http_ok(f"http://{LOCAL_HOST}:{port}/healthz")
-    worker_ready = ready_check(settings, "voice")
+    worker_ready = ready_check(settings, f"voice-{settings.host}")
 
     async def healthy() -> bool:
         return await worker_ready() and await media_ok()
 
     return ServiceSpec(
-        name="voice",
+        name=name,
         argv=[sys.executable, "-m", "voice"],
         port=port,
         url=f"ws://{LOCAL_HOST}:{port}/media-stream  (task queue {settings.voice_task_queue!r})",
@@ -218,11 +219,16 @@ def voice(settings: Settings) -> ServiceSpec:
 
 
 def call_stack(
-    settings: Settings, *, in_memory: bool = True, ui_codec_endpoint: str | None = None
+    settings: Settings,
+    *,
+    in_memory: bool = True,
+    ui_codec_endpoint: str | None = None,
+    voice_workers: int = 1,
 ) -> list[ServiceSpec]:
     """Everything a phone call goes through, as processes: for tests, evals and benchmarks
-    (Temporal in memory by default: such a run keeps no state)."""
-    from infra import gateway, phone, realtime_engine
+    (Temporal in memory by default: such a run keeps no state). One voice worker by default, on
+    the voice port itself; more run behind haproxy (``infra.voice_pool``)."""
+    from infra import gateway, phone, realtime_engine, voice_pool
     from infra.speech import tts
 
     return [
@@ -237,7 +243,7 @@ def call_stack(
             sms_url=f"{settings.public_api_url.rstrip('/')}/twilio/sms",
         ),
         worker(settings),
-        voice(settings),
+        *voice_pool.voice_services(settings, voice_workers),
     ]
 
 
@@ -248,5 +254,10 @@ def default_services(settings: Settings) -> list[ServiceSpec]:
     import dashboard
     from infra import prometheus
 
-    calls = call_stack(settings, in_memory=False, ui_codec_endpoint=ui_codec_endpoint(settings))
+    calls = call_stack(
+        settings,
+        in_memory=False,
+        ui_codec_endpoint=ui_codec_endpoint(settings),
+        voice_workers=settings.voice_workers,
+    )
     return [*calls, codec(settings), dashboard.service(settings), prometheus.service(settings)]

@@ -150,6 +150,11 @@ class Stack:
         tmp.write_text(json.dumps(data, indent=2))
         tmp.replace(self.state_file)
 
+    def pid(self, name: str) -> int | None:
+        """The pid of the service ``name`` this stack started, if it did."""
+        st = self._load().get(name)
+        return st.pid if st is not None else None
+
     # -- lifecycle ---------------------------------------------------------------------
 
     async def up(self, on_progress: Callable[[str], None] | None = None) -> list[ServiceReport]:

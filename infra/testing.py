@@ -30,6 +30,7 @@ def isolated_settings(home: Path, **overrides: object) -> Settings:
         "voice_webhook_url": f"http://{LOCAL_HOST}:{ports.gateway}/twilio/voice",
         "tts_url": f"http://{LOCAL_HOST}:{ports.tts}",
         "codec_origins": f"http://{LOCAL_HOST}:{ports.temporal_ui}",
+        "voice_workers": 1,  # one worker on the voice port, no balancer (pass 2 for haproxy's pool)
     }
     values.update(overrides)
     return Settings.model_validate(values)

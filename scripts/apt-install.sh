@@ -19,4 +19,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "$@"
-"$program" --version
+"$program" --version 2>/dev/null || "$program" -v  # haproxy knows only -v

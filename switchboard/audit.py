@@ -166,6 +166,15 @@ class _Reader:
                     },
                 )
             )
+        elif name == "resume" and isinstance(result, dict):  # the stream ended; Twilio asked what next
+            action = result.get("action")
+            title = {
+                "stream": "stream lost: resumed on a new one",
+                "transfer": "stream lost: handed to a person",
+            }
+            self.entries.append(
+                Entry(at, "resume", title.get(str(action), "stream ended: hang up"), dict(result))
+            )
         elif name == "run_tool" and isinstance(arg, dict):
             call = arg.get("call", {})
             if call.get("name") in ("end_call", "escalate"):

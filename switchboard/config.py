@@ -42,7 +42,8 @@ class Ports(BaseSettings):
     temporal_ui: int = 8233
     moto: int = 4566
     gateway: int = 3000
-    voice: int = 8080
+    voice: int = 8080  # the voice load balancer (haproxy) when more than one voice worker runs
+    voice_workers: int = 8081  # the first voice worker behind it; the next on 8082, …
     realtime: int = 8765
     phone: int = 8766
     tts: int = 8767
@@ -65,6 +66,14 @@ class Settings(BaseSettings):
     bind_address: str = Field(
         default=LOCAL_HOST,
         description="Where the voice worker listens: 0.0.0.0 in a container behind a load balancer.",
+    )
+    voice_workers: int = Field(
+        default=2, ge=1, le=16, description="Voice workers `switchboard up` starts (behind haproxy when > 1)."
+    )
+    voice_drain_timeout_s: float | None = Field(
+        default=None,
+        description="How long a voice worker given SIGTERM waits for its calls to end (default: the "
+        "longest profile's maximum call length plus a minute); the calls still live are then resumed elsewhere.",
     )
     live_calls_service: str = Field(
         default="",

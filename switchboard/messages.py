@@ -142,10 +142,25 @@ class ToolCallRequest(_Msg):
 # -- activities ------------------------------------------------------------------------------
 
 
+class ResumeContext(_Msg):
+    """What a conversation resumed on another voice host starts from: the workflow's record of the
+    call so far (the dead host's memory is gone). Results are placed after the first
+    ``result_after_turns[i]`` turns, the order the workflow heard them in."""
+
+    attempt: int = 1
+    turns: list[Turn] = Field(default_factory=list)
+    tool_results: list[ToolResult] = Field(default_factory=list)
+    result_after_turns: list[int] = Field(default_factory=list)
+    consent: Consent | None = None
+    pending: list[ToolCall] = Field(default_factory=list)  # asked for, no result yet (held for approval)
+    line: str = "Sorry, the line dropped for a moment."  # said first, verbatim
+
+
 class ConverseInput(_Msg):
     call_id: str
     profile: AgentProfile
     opening_line: str | None = None
+    resume: ResumeContext | None = None  # the call goes on here after its voice host was lost
 
 
 class ConverseResult(_Msg):
@@ -366,3 +381,23 @@ class CallView(_Msg):
     outcome: Outcome | None = None
     reconnecting: bool = False  # the agent's Realtime session dropped and a new one is being set up
     latency: LatencySlices = Field(default_factory=LatencySlices)  # measured so far, live
+
+
+# -- resuming a call on another voice host (POST /twilio/resume asks the workflow) -------------
+
+
+class ResumeRequest(_Msg):
+    """Twilio ran the ``<Redirect>`` after ``</Connect>``: the call's stream ended."""
+
+    call_sid: str = ""
+
+
+class ResumeDecision(_Msg):
+    """What the call does next: a new stream (``stream``), ``hangup``, or ``transfer`` to a person
+    after ``say`` (no voice host could take it, or it was lost too many times)."""
+
+    action: Literal["stream", "hangup", "transfer"]
+    attempt: int = 0
+    reason: str = ""
+    say: str = ""
+    to_number: str = ""

@@ -280,3 +280,4 @@ class CallOutcome(_Model):
     realtime_events: list[str] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)  # the Realtime tokens, all sessions summed
     cost: CallCost | None = None
+    resumes: int = 0  # times the conversation went on from a new stream after its voice host was lost

@@ -66,11 +66,15 @@ def twilio_client(settings: Settings | None = None) -> Client:
 
 
 def stream_twiml(call_id: str, settings: Settings | None = None) -> str:
-    """TwiML that connects the call to the voice worker's media stream, bound to ``call_id``.
+    """TwiML that connects the call to the voice workers' media stream, bound to ``call_id``.
 
     The signed token travels as a ``<Parameter>`` (Twilio forbids a query string on the URL);
-    the media server serves no stream whose token does not verify.
+    the media server serves no stream whose token does not verify. After ``</Connect>`` comes a
+    ``<Redirect>`` to ``/twilio/resume``: when the stream ends (its voice worker lost, or the
+    conversation over), Twilio asks the call's workflow what comes next instead of hanging up.
     """
+    from urllib.parse import urlencode
+
     from twilio.twiml.voice_response import Connect, VoiceResponse
 
     from switchboard.tokens import sign_stream_token
@@ -82,4 +86,26 @@ def stream_twiml(call_id: str, settings: Settings | None = None) -> str:
     stream.parameter(name="call_id", value=call_id)
     stream.parameter(name="token", value=sign_stream_token(call_id, s.stream_secret.get_secret_value()))
     response.append(connect)
+    resume = f"{s.public_api_url.rstrip('/')}/twilio/resume?{urlencode({'wf': call_id})}"
+    response.redirect(resume, method="POST")
     return str(response)
+
+
+def transfer_twiml(
+    public_api_url: str, workflow_id: str, to_number: str, *, timeout_s: int = 20, say: str = ""
+) -> str:
+    """TwiML that hands the caller to a person, warm: ``say`` first, then ``<Dial>`` whose
+    ``<Number url>`` whispers the workflow's hand-over note and whose ``action`` reports the result."""
+    from urllib.parse import urlencode
+
+    from twilio.twiml.voice_response import Dial, Say, VoiceResponse
+
+    twiml = VoiceResponse()
+    if say:
+        twiml.append(Say(say))
+    base = f"{public_api_url.rstrip('/')}/twilio/transfer"
+    query = urlencode({"wf": workflow_id})
+    dial = Dial(action=f"{base}/result?{query}", method="POST", timeout=timeout_s)
+    dial.number(to_number, url=f"{base}/whisper?{query}", method="POST")
+    twiml.append(dial)
+    return str(twiml)

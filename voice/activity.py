@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any, Literal
 
 from temporalio import activity
@@ -112,10 +113,17 @@ class WorkflowHooks:
                     tool_call_id=call.call_id,
                     over_disclosure=self.last_caller_over_disclosure,
                 )
-                update = self.handle.execute_update("record_consent", answer, result_type=ToolResult)
+                update = self.handle.execute_update(
+                    "record_consent", answer, result_type=ToolResult, id=f"tool-{call.call_id}"
+                )
             else:
+                # The Update's id is the tool call's: a host resuming the call after this one was
+                # lost asks again with the same id and gets the same execution's result (never a
+                # second booking).
                 request = ToolCallRequest(call=call, cancelled=cancelled)
-                update = self.handle.execute_update("run_tool", request, result_type=ToolResult)
+                update = self.handle.execute_update(
+                    "run_tool", request, result_type=ToolResult, id=f"tool-{call.call_id}"
+                )
             return await update, False
         except WorkflowUpdateFailedError as err:
             reason = rejection_reason(err)
@@ -162,6 +170,9 @@ class VoiceActivities:
         self.metrics = metrics
         self.broker = StreamBroker(on_stream=self.on_stream)
         self.live_calls = 0  # conversations running here (voice/live_calls.py and metrics publish it)
+        self.recorded: set[str] = (
+            set()
+        )  # recordings of calls that ended here (a drain waits for their archive)
 
     async def on_stream(self, call_id: str, parameters: dict[str, str]) -> None:
         """A verified stream arrived: tell its workflow this host holds it."""
@@ -180,10 +191,12 @@ class VoiceActivities:
         commands: asyncio.Queue[ConversationCommand] = asyncio.Queue()
         beat = asyncio.create_task(self._heartbeat(hooks, commands))
         self.live_calls += 1
+        resumed = inp.resume  # the call goes on here after its voice host was lost
+        path = None if resumed is None else self._recording_path(inp.call_id, resumed.attempt)
         try:
             result = await run_conversation(
                 stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands,
-                on_slice=hooks.on_slice,
+                on_slice=hooks.on_slice, resume=resumed, recording_path=path,
             )  # fmt: skip
         except ConversationCancelled as cancelled:
             if metrics is not None:
@@ -198,7 +211,13 @@ class VoiceActivities:
         if metrics is not None:
             metrics.call_ended(profile, result, self.settings.prices)
         await hooks.flush()
+        if result.recording_path:  # those archived since are gone from the disk: forget them
+            self.recorded = {p for p in self.recorded if Path(p).exists()} | {result.recording_path}
         return _to_result(result)
+
+    def _recording_path(self, call_id: str, attempt: int) -> Path:
+        """A resumed part's own file: a worker sharing a disk with the lost one never overwrites it."""
+        return self.settings.home / "recordings" / f"{call_id}-resumed-{attempt}.wav"
 
     async def _heartbeat(self, hooks: WorkflowHooks, commands: asyncio.Queue[ConversationCommand]) -> None:
         seen = 0

@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 
 from switchboard.config import Settings
 from switchboard.costs import TokenUsage
+from switchboard.messages import ResumeContext
 from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
 from switchboard.tracing import span
 from voice.actions import (
@@ -120,6 +121,7 @@ async def run_conversation(
     frame_probe: FrameProbe | None = None,
     commands: asyncio.Queue[Any] | None = None,
     on_slice: Callable[[str, float], None] | None = None,
+    resume: ResumeContext | None = None,
 ) -> ConversationResult:
     """Bridge ``stream`` to a new Realtime session for ``profile`` until the call ends.
 
@@ -128,11 +130,15 @@ async def run_conversation(
     workflow's requests (objects with ``kind``, ``line``, ``reason``): ``say_and_end`` speaks
     ``line`` verbatim, uninterruptible, then ends the call (``max_length`` when that is the reason).
     ``on_slice(field, ms)`` hears each latency measurement as it is taken (the worker's metrics).
+    With ``resume`` the call goes on here after its voice host was lost: the session starts from
+    the workflow's record of the call and the agent says ``resume.line`` instead of the opening.
     """
     path = recording_path or settings.home / "recordings" / f"{stream.call_id}.wav"
     conversation = _Conversation(stream, profile, hooks, settings, path, goodbye_timeout_s, frame_probe)
     conversation.commands = commands
     conversation.meter = LatencyMeter(on_slice)  # before run(): the relay is given this meter
+    if resume is not None:
+        conversation.resume_from(resume)
     return await conversation.run(opening_line)
 
 
@@ -168,6 +174,7 @@ class _Conversation:
         self.relay: Relay | None = None
         self.log = ConversationLog(max_items=settings.realtime_replay_items)  # for a new session
         self.sessions = Sessions(self)
+        self.resume: ResumeContext | None = None
         self._other_table: dict[type, Callable[[Any, int], None]] = {
             EmitTurn: self._turn,
             ToolCallRequested: self._tool_requested,
@@ -193,7 +200,11 @@ class _Conversation:
                     malformed=self.stream.malformed_before_start,
                 )  # fmt: skip
                 await self._perform(self.bridge.on_twilio(self.stream.start), time.perf_counter_ns())
-                if opening_line:
+                if self.resume is not None:
+                    await self.sessions.resumed(self.resume.line)
+                    for call in self.resume.pending:  # its result comes from the workflow's same Update
+                        self._spawn(self._run_tool(call, False))
+                elif opening_line:
                     await self._perform(self.bridge.speak_line(opening_line), time.perf_counter_ns())
                 self._spawn(self.relay.read_twilio())
                 self._spawn(self.relay.read_realtime())
@@ -206,6 +217,11 @@ class _Conversation:
             result = await self._shutdown("cancelled", None, None, started)
             raise ConversationCancelled(result) from None
         return await self._shutdown(reason, transfer_to, error, started)
+
+    def resume_from(self, resume: ResumeContext) -> None:
+        """Start from the workflow's record of the call (``ConversationLog.from_resume``)."""
+        self.resume = resume
+        self.log = ConversationLog.from_resume(resume, max_items=self.settings.realtime_replay_items)
 
     async def _shutdown(
         self, reason: EndReason, transfer_to: str | None, error: str | None, started: float

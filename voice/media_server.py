@@ -11,7 +11,7 @@ is released. ``broker.wait_arrival()`` or ``on_stream`` tells the worker a strea
 can tell the call's workflow which host holds it. Tests can instead pass a ``handler`` that runs
 each accepted stream directly.
 
-``/healthz`` answers 200 over plain HTTP, and ``/metrics`` the worker's Prometheus metrics when the
+``/healthz`` answers 200 over plain HTTP (503 once the worker drains: ``voice/drain.py``), and ``/metrics`` the worker's Prometheus metrics when the
 server is given a :class:`voice.metrics.VoiceMetrics` (served on the event loop, between frames:
 about a millisecond per scrape). The load balancer forwards only ``/media-stream``, so neither is
 public.
@@ -106,8 +106,8 @@ class StreamBroker:
         return True
 
     async def notify(self, stream: MediaStream) -> None:
-        if self._on_stream is not None:
-            await self._on_stream(stream.call_id, stream.parameters)
+        if self._on_stream is not None:  # with its stream sid: a new one mid-call is a resume
+            await self._on_stream(stream.call_id, {**stream.parameters, "stream_sid": stream.stream_sid})
 
     def withdraw(self, stream: MediaStream) -> None:
         """The stream ended before anyone claimed it."""
@@ -148,6 +148,7 @@ class MediaServer:
     * ``start_timeout_s`` — how long a new socket may take to send ``start``.
     * ``claim_timeout_s`` — how long an accepted stream waits to be claimed before it is closed.
     * ``metrics`` — counts streams there and serves ``/metrics`` (none: no ``/metrics``).
+    * ``draining`` — when it returns True, ``/healthz`` answers 503 (the worker drains).
     """
 
     def __init__(
@@ -160,8 +161,10 @@ class MediaServer:
         claim_timeout_s: float = 60.0,
         port: int | None = None,
         metrics: VoiceMetrics | None = None,
+        draining: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
+        self.draining = draining or (lambda: False)
         self.metrics = metrics
         self.broker = broker or StreamBroker()
         self.handler = handler
@@ -201,6 +204,8 @@ class MediaServer:
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
+            if self.draining():  # the load balancer sends nothing new; the streams here go on
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
             return connection.respond(HTTPStatus.OK, "ok\n")
         if path == "/metrics" and self.metrics is not None:
             body = self.metrics.exposition()

@@ -202,6 +202,47 @@ class Sessions:
         c._hook(lambda: c.hooks.on_event("realtime_gave_up", data))
         c._spawn(c._transfer_deadline(c.transfer_to))
 
+    # -- resume on another host ----------------------------------------------------------------
+
+    async def resumed(self, line: str) -> None:
+        """The call was resumed on this host after its own was lost (#15: the same mechanism one
+        level up). The session, already open, gets the conversation so far before it speaks, and
+        the agent says ``line``. What awaits an answer (the caller's words, a tool's output) follows
+        the line, so the session answers it next; with nothing awaiting, the agent says again the
+        last thing it said, which the caller may not have heard."""
+        c = self.c
+        assert c.rt is not None
+        hold = c.log.trailing_inputs if c.log.awaits_answer else 0
+        await send_texts(c.rt.connection, *[json.dumps(e) for e in c.log.replay(hold=hold)])
+        self.replayed = len(c.log.items) - hold
+        last = c.log.items[-1] if c.log.items and not hold else None
+        again = last["content"][0]["text"] if last is not None and last.get("role") == "assistant" else ""
+        await c._perform(c.bridge.speak_line(f"{line} {again}".strip()), time.perf_counter_ns())
+        if hold:
+            c._spawn(self._answer_after_line(self.replayed, hold))
+
+    async def _answer_after_line(self, start: int, hold: int) -> None:
+        """Once the line has played (and nobody speaks): the held inputs, then a response to them
+        and to whatever the caller said meanwhile."""
+        c = self.c
+        while True:  # the bridge has no event for "the line finished playing": look every 50 ms
+            if c.end.done() or c.bridge.quiet:
+                break
+            await asyncio.sleep(0.05)
+        if c.end.done():
+            return
+        items = c.log.items
+        held, since = items[start : start + hold], items[start + hold :]
+        items[start:] = since + held  # the log in the order the session hears it
+        self.replayed = len(items)
+        events: list[Any] = [SendRealtime({"type": "conversation.item.create", "item": i}) for i in held]
+        # Answer now unless the agent already spoke after its line (to the caller's words meanwhile:
+        # a turn said over the uninterruptible line gets no answer of its own, so this one covers it).
+        if sum(i.get("role") == "assistant" for i in since) <= 1:
+            c.meter.gap_started(time.perf_counter_ns())
+            events.append(SendRealtime({"type": "response.create"}))
+        await c._perform(events, time.perf_counter_ns())
+
     # -- rollover ------------------------------------------------------------------------------
 
     def rollover_due(self) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from switchboard.config import Settings
@@ -55,13 +55,15 @@ async def serve(
     handler: StreamHandler | None = None,
     ready: asyncio.Event | None = None,
     metrics: VoiceMetrics | None = None,
+    draining: Callable[[], bool] | None = None,
 ) -> None:
     """Serve ``/media-stream``, ``/healthz`` (and ``/metrics`` with ``metrics``) on
     ``settings.bind_address``:``settings.ports.voice`` until cancelled.
 
     ``ready`` is set once the port is listening. Cancelling stops accepting and closes open streams.
+    ``draining()`` True turns ``/healthz`` to 503.
     """
-    async with MediaServer(settings, broker, handler=handler, metrics=metrics):
+    async with MediaServer(settings, broker, handler=handler, metrics=metrics, draining=draining):
         if ready is not None:
             ready.set()
         await asyncio.Future()

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from switchboard.messages import ResumeContext
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
 from voice.realtime import RealtimeClosed, RealtimeConnectError, RealtimeError, RealtimeFatalError
 
@@ -94,6 +95,55 @@ class ConversationLog:
     def system(self, text: str) -> None:
         self.items.append(_message("system", text))
 
+    @classmethod
+    def from_resume(cls, resume: ResumeContext, *, max_items: int = 40) -> ConversationLog:
+        """:meth:`from_record` of what a resumed ``converse`` is given."""
+        consent = resume.consent.recording if resume.consent is not None else None
+        return cls.from_record(
+            resume.turns,
+            resume.tool_results,
+            resume.result_after_turns,
+            consent=consent,
+            pending=resume.pending,
+            max_items=max_items,
+        )
+
+    @classmethod
+    def from_record(
+        cls,
+        turns: list[Turn],
+        results: list[ToolResult],
+        result_after_turns: list[int],
+        *,
+        consent: bool | None = None,
+        pending: list[ToolCall] | None = None,
+        max_items: int = 40,
+    ) -> ConversationLog:
+        """The log of a call resumed on another voice host, rebuilt from the workflow's record: the
+        consent answer first (as the ``record_consent`` call it was), then the turns with each tool
+        call and its output where the workflow heard it, then the calls still awaiting a result."""
+        log = cls(max_items=max_items)
+        if consent is not None:
+            answer = ToolResult(call_id="consent", name=RECORD_CONSENT, ok=True, output={"granted": consent})
+            log.tool_call(
+                ToolCall(call_id=answer.call_id, name=RECORD_CONSENT, arguments={"granted": consent})
+            )
+            log.tool_result(answer)
+        placed = [(after, i) for i, after in enumerate(result_after_turns[: len(results)])]
+        placed += [(len(turns), i) for i in range(len(placed), len(results))]
+        by_turn: dict[int, list[ToolResult]] = {}
+        for after, i in placed:
+            by_turn.setdefault(after, []).append(results[i])
+        for n in range(len(turns) + 1):
+            for result in by_turn.get(n, []):
+                log.tool_call(ToolCall(call_id=result.call_id, name=result.name, arguments=result.arguments))
+                log.tool_result(result)
+            if n < len(turns):
+                log.turn(turns[n])
+        for call in pending or []:
+            log.tool_call(call)
+        return log
+
     @property
     def in_flight(self) -> list[str]:
         """Tool calls requested and not yet answered (their output goes to the next session)."""
@@ -108,17 +158,29 @@ class ConversationLog:
         last = self.items[-1]
         return last["type"] == "function_call_output" or last.get("role") == "user"
 
-    def replay(self) -> list[dict[str, Any]]:
-        """The ``conversation.item.create`` events a new session gets before any audio."""
-        kept = self.items[-self.max_items :]
+    @property
+    def trailing_inputs(self) -> int:
+        """How many items at the end await the agent's answer (the caller's words, tools' outputs)."""
+        n = 0
+        for item in reversed(self.items):
+            if item["type"] == "function_call" or item.get("role") == "assistant":
+                break
+            n += 1
+        return n
+
+    def replay(self, *, hold: int = 0) -> list[dict[str, Any]]:
+        """The ``conversation.item.create`` events a new session gets before any audio (without the
+        last ``hold`` items: a resumed session hears them after its apology, so it answers them)."""
+        items = self.items[: len(self.items) - hold]
+        kept = items[-self.max_items :]
         # A kept output whose call fell outside the window would name an unknown call: keep its call.
         kept_calls = {i["call_id"] for i in kept if i["type"] == "function_call"}
         missing = [
-            i for i in self.items[: -self.max_items or None]
+            i for i in items[: -self.max_items or None]
             if i["type"] == "function_call" and i["call_id"] not in kept_calls
             and any(k["type"] == "function_call_output" and k["call_id"] == i["call_id"] for k in kept)
         ]  # fmt: skip
-        older = self.items[: max(0, len(self.items) - self.max_items)]
+        older = items[: max(0, len(items) - self.max_items)]
         items = [_message("system", self._note())]
         if older:
             items.append(_message("system", _summary(older)))

@@ -11,7 +11,6 @@ Tools arrive as ``run_tool`` Updates (``workflows/tool_calls.py``), supervisor a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -54,16 +53,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from switchboard.privacy import mask_phone
     from switchboard.search_attributes import AGENT_PROFILE, CALL_OUTCOME, CALL_STATUS
-    from workflows.cadence import converse_input
     from workflows.call_record import CallRecord
     from workflows.intake_delivery import IntakeDeliveryInput, IntakeDeliveryWorkflow, intake_workflow_id
+    from workflows.resume import Resumes
     from workflows.tool_calls import ToolCalls
     from workflows.transfers import TELEPHONY_RETRY, Transfers
 
 CONNECT_TIMEOUT = timedelta(seconds=90)
-HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 FAST = timedelta(seconds=10)
-NO_RETRY = RetryPolicy(maximum_attempts=1)
 FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 END_REASON_OUTCOME = {
     EndReason.AGENT_ENDED: Outcome.COMPLETED,
@@ -76,10 +73,11 @@ END_REASON_OUTCOME = {
 
 
 @workflow.defn  # Transfers first: its _transfer, not the stub of Supervision
-class CallWorkflow(Transfers, ToolCalls, CallRecord):
+class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
     def __init__(self) -> None:
         self._init_supervision()
         self._init_transfers()
+        self._init_resumes()
         self.call_id = ""
         self.profile: AgentProfile | None = None
         self.status = CallStatus.CONNECTING
@@ -124,12 +122,16 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
             return await self._finish(self._unanswered_outcome(), None, started)
 
         self._set_status(CallStatus.DISCLOSURE)
-        result = await self._converse(self.stream.host)
+        resumable = workflow.patched("resume-on-another-host")  # the TwiML's <Redirect> asks to resume
+        result = await (self._converse_resumable() if resumable else self._converse(self.stream.host))
         self.latency = result.latency if not result.latency.empty() else self.latency
         self._set_status(CallStatus.WRAP_UP)
         if self.escalation is not None and not self.transferred and result.end_reason == EndReason.TRANSFER:
             await self._transfer()
-        elif result.end_reason in (EndReason.AGENT_ENDED, EndReason.MAX_LENGTH) and self.call_sid:
+        elif self.call_sid and (
+            result.end_reason in (EndReason.AGENT_ENDED, EndReason.MAX_LENGTH)
+            or (resumable and result.end_reason == EndReason.STREAM_ERROR)  # <Redirect> keeps the call up
+        ):
             await workflow.execute_activity(
                 "hangup",
                 HangupInput(call_sid=self.call_sid),
@@ -143,44 +145,16 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
         archive = await self._archive(result, started)
         return await self._recorded(await self._finish(outcome, result, started, archive))
 
-    async def _converse(self, host: str) -> ConverseResult:
-        assert self.profile is not None and self.stream is not None
-        handle = workflow.start_activity(
-            "converse",
-            converse_input(self.call_id, self.profile, self.request.context if self.request else ""),
-            result_type=ConverseResult,
-            task_queue=f"voice-{host}",
-            schedule_to_start_timeout=timedelta(seconds=20),
-            start_to_close_timeout=timedelta(seconds=self.profile.guardrails.max_call_seconds + 60),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=NO_RETRY,  # resuming a live call on another worker comes later
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
-        transfer = asyncio.ensure_future(self._transfer_when_ready())
-        limit = asyncio.ensure_future(self._enforce_max_length(handle))
-        try:
-            return await handle
-        except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
-            if self.max_length_cut:  # we cut it: the wrap-up did not end the call in time
-                return ConverseResult(end_reason=EndReason.MAX_LENGTH)
-            workflow.logger.warning("conversation ended abnormally: %s", failure_kind(err))
-            return ConverseResult(end_reason=EndReason.STREAM_ERROR)
-        finally:
-            limit.cancel()
-            in_flight = self.transfer_ready and self.transferred and not transfer.done()
-            if in_flight and workflow.patched("transfer-not-cut"):
-                await transfer  # the hand-over is under way (its redirect ended the stream): let it finish
-            else:
-                transfer.cancel()
-
-    async def _enforce_max_length(self, handle: workflow.ActivityHandle[ConverseResult]) -> None:
+    async def _enforce_max_length(self, handle: workflow.ActivityHandle[ConverseResult] | None) -> None:
         """At the profile's maximum length: a polite wrap-up; if the call still runs, cut it."""
         assert self.profile is not None
         await workflow.sleep(timedelta(seconds=self.profile.guardrails.max_call_seconds))
         self._command("say_and_end", self.profile.wrap_up, "max_length")
         await workflow.sleep(timedelta(seconds=30))
         self.max_length_cut = True
-        handle.cancel()
+        live = handle or self.live_converse  # resumable: whichever host holds the call now
+        if live is not None:
+            live.cancel()
 
     def _command(self, kind: str, line: str, reason: str) -> None:
         seq = self.command.seq + 1 if self.command else 1
@@ -280,6 +254,7 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
             realtime_events=[e.kind for e in self.realtime_sessions],
             usage=result.usage if result else TokenUsage(),
             cost=summary.cost,
+            resumes=self.resumes,
         )
 
     def _unanswered(self, started: datetime) -> CallOutcome:
@@ -326,9 +301,11 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
         if self.stream is None:
             self.stream = event
             self.call_sid = self.call_sid or event.call_sid
+        self.latest_stream = event  # a new stream mid-call is a resume (workflows/resume.py)
 
     @workflow.signal
     def add_turns(self, batch: TurnBatch) -> None:
+        self._place_results()
         self.transcript.extend(batch.turns)
         if batch.latency is not None:
             self.latency.extend(batch.latency)

@@ -1,7 +1,12 @@
 """Runs a TwiML document for an answered call, one verb at a time, as Twilio would.
 
 ``<Connect><Stream>`` hands the call to a ``StreamSession`` until one side ends it; Twilio then
-continues with the verbs after ``</Connect>`` only if the media server closed the socket.
+continues with the verbs after ``</Connect>`` when the media server's side ended the stream, by a
+close frame or by the connection dropping (a killed worker), or when the stream could not connect
+at all ("If you do not provide an action URL, <Connect> will finish and Twilio will move on to the
+next TwiML verb", Twilio's ``<Connect>`` docs). The caller is one :class:`CallerParty` for the whole
+call, so a second stream (after a ``<Redirect>``) goes on with the same caller mid-script.
+``<Redirect>`` fetches the next document (a signed webhook) and runs it instead of the rest.
 ``<Say>`` takes as long as the speech would, ``<Dial>`` rings, whispers and bridges (``dial.py``), ``<Hangup>``
 and the end of the document end the call. A REST hangup or redirect interrupts any verb.
 """
@@ -21,6 +26,7 @@ from infra.phone.callbacks import Delivery, Outbox
 from infra.phone.calls import Call
 from infra.phone.context import Interrupt, NetworkContext, StreamRecord
 from infra.phone.dial import DialLeg
+from infra.phone.party import CallerParty
 from infra.phone.progress import call_params
 from infra.phone.recorder import Recorder
 from infra.phone.script import CallerScript
@@ -49,12 +55,14 @@ class Executor:
         self.script = script
         self.session: StreamSession | None = None
         self.streams: list[StreamRecord] = []
+        self.caller: CallerParty | None = None  # the person on the line, from the first stream on
         self.ended_by = "twiml"
         self._handlers: dict[type, Callable[[Any], Awaitable[bool]]] = {
             twiml.Connect: self._connect,
             twiml.Say: self._say,
             twiml.Pause: self._pause,
             twiml.Dial: self._dial,
+            twiml.Redirect: self._redirect,
             twiml.Hangup: self._hangup,
             twiml.Unsupported: self._unsupported,
         }
@@ -67,14 +75,27 @@ class Executor:
             if not await self._handlers[type(verb)](verb):
                 return
 
+    def close(self) -> None:
+        """The call is over: the caller's script stops."""
+        if self.caller is not None:
+            self.caller.close()
+
+    def _party(self) -> CallerParty:
+        if self.caller is None:
+            self.caller = CallerParty(
+                self.script(), self.ctx.speech, on_hangup=lambda reason: self.interrupt.fire("caller_hangup")
+            )
+        return self.caller
+
     async def _connect(self, verb: twiml.Connect) -> bool:
         stream = verb.stream
+        caller = self._party()
         setup = StreamSetup(
             stream=stream,
             account_sid=self.call.account_sid,
             call_sid=self.call.sid,
             auth_token=self.ctx.auth_token,
-            script=self.script(),
+            script=caller.script,
             speech=self.ctx.speech,
         )
         recorder = Recorder()
@@ -90,6 +111,7 @@ class Executor:
             setup,
             recorder,
             on_start=lambda: self._stream_callback(stream, setup.stream_sid, "stream-started"),
+            caller=caller,
         )
         self.call.note("stream_connecting", stream_sid=setup.stream_sid)
         task = asyncio.create_task(session.run())
@@ -119,7 +141,7 @@ class Executor:
         )
         self._stream_callback(stream, setup.stream_sid, "stream-stopped")
         self.ended_by = outcome.ended_by
-        return outcome.ended_by == "agent"  # only the server closing lets the TwiML go on
+        return outcome.ended_by == "agent"  # the server's side ended it (closed or dropped): go on
 
     def _stream_callback(
         self, stream: twiml.Stream, stream_sid: str, event: str, error: str | None = None
@@ -169,6 +191,22 @@ class Executor:
             self.outbox.delivered.append(delivery)
         await self.run(verbs)
         return False  # the action's document took the place of the rest
+
+    async def _redirect(self, verb: twiml.Redirect) -> bool:
+        """Fetch the document at the URL (a signed webhook with the call's parameters) and run it
+        in place of the rest of this one."""
+        self.call.note("redirect_verb")
+        delivery = Delivery("redirect", verb.url, verb.method, call_params(self.call))
+        try:
+            verbs = await self.ctx.webhooks.document(delivery, call_sid=self.call.sid)
+        except twiml.TwimlError as exc:
+            log.warning("call %s: the redirect's TwiML is unusable: %s", self.call.sid, exc)
+            self.call.note("application_error", error=str(exc))
+            return False
+        finally:
+            self.outbox.delivered.append(delivery)
+        await self.run(verbs)
+        return False
 
     async def speech_ms(self, text: str) -> int:
         if self.ctx.speech is not None and text:

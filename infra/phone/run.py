@@ -80,6 +80,7 @@ class CallRun:
         finally:
             for task in self._side_tasks:
                 task.cancel()
+            self.executor.close()
             self._finish(CallStatus.COMPLETED)
             await self.outbox.drain()
             self.call.done.set()

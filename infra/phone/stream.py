@@ -5,7 +5,11 @@ over the ``wss://`` URL with no params), sends ``connected`` and ``start``, then
 message per 20 ms tick with the caller's audio, plus ``dtmf`` and finally ``stop``. Media the
 server sends is played at real time through a ``Playback`` buffer that echoes marks and
 honours ``clear``. The session ends when the server closes the socket, the caller hangs up,
-or the network stops it (REST hangup or redirect).
+or the network stops it (REST hangup or redirect). The caller (their mouth, ears and script) is a
+:class:`infra.phone.party.CallerParty` that outlives the session: a call's next stream goes on with
+the same caller. A socket the server closes and one that drops without a close frame (the worker
+killed) both end the session as ``agent`` (``socket_closed`` / ``socket_dropped``), and Twilio goes
+on with the TwiML after ``</Connect>`` either way.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from infra.phone import script as s
-from infra.phone.caller import Ears, Mouth
 from infra.phone.calls import new_sid
 from infra.phone.noise import NoiseBed
-from infra.phone.performer import Performer, Speech
+from infra.phone.party import CallerParty
+from infra.phone.performer import Speech
 from infra.phone.playback import Playback
 from infra.phone.recorder import Recorder
 from infra.phone.twiml import Stream
@@ -62,14 +66,21 @@ class StreamOutcome:
 
 class StreamSession:
     def __init__(
-        self, setup: StreamSetup, recorder: Recorder, on_start: Callable[[], None] | None = None
+        self,
+        setup: StreamSetup,
+        recorder: Recorder,
+        on_start: Callable[[], None] | None = None,
+        caller: CallerParty | None = None,
     ) -> None:
         self.setup = setup
         self._on_start = on_start
         self.recorder = recorder
         self.playback = Playback()
-        self.mouth = Mouth()
-        self.ears = Ears()
+        self.caller = caller or CallerParty(setup.script, setup.speech)
+        self._own_caller = caller is None  # a caller of this session alone ends with it
+        self.mouth = self.caller.mouth
+        self.ears = self.caller.ears
+        self._base_ms = 0  # the caller's clock when this stream started (0 for the call's first)
         self._noise: NoiseBed | None = None
         self._noise_key: tuple[str, int] | None = None
         self._out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -88,7 +99,7 @@ class StreamSession:
 
     # -- the Line the performer uses -------------------------------------------------------
     async def send_dtmf(self, digit: str) -> None:
-        self.recorder.event(self.ears.now_ms, "dtmf", digit=digit)
+        self.recorder.event(self._local_ms(), "dtmf", digit=digit)
         self._send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
 
     def set_noise(self, step: s.Noise | None, speech_dbfs: float) -> None:
@@ -106,7 +117,10 @@ class StreamSession:
         self.stop("caller", reason)
 
     def note(self, kind: str, **detail: Any) -> None:
-        self.recorder.event(self.ears.now_ms, kind, **detail)
+        self.recorder.event(self._local_ms(), kind, **detail)
+
+    def _local_ms(self) -> int:
+        return max(0, self.ears.now_ms - self._base_ms)
 
     # -- control --------------------------------------------------------------------------
     def stop(self, ended_by: str, reason: str) -> None:
@@ -133,16 +147,14 @@ class StreamSession:
             compression=None,  # Twilio does not negotiate permessage-deflate
         ) as ws:
             self._t0 = asyncio.get_running_loop().time()
+            self._base_ms = self.ears.now_ms + FRAME_MS if self.caller.streams else 0
             self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
             self._send({"event": "start", "start": self._start_payload()})
             if self._on_start is not None:
                 self._on_start()
             writer = asyncio.create_task(self._writer(ws))
-            tasks = [
-                asyncio.create_task(self._ticker()),
-                asyncio.create_task(self._receiver(ws)),
-                asyncio.create_task(self._perform()),
-            ]
+            tasks = [asyncio.create_task(self._ticker()), asyncio.create_task(self._receiver(ws))]
+            self.caller.attach(self, self._script_failed)
             try:
                 await self._end.wait()
             finally:
@@ -151,7 +163,9 @@ class StreamSession:
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
-                self.mouth.abandon()
+                self.caller.detach(self)
+                if self._own_caller:
+                    self.caller.close()
                 if self._ended_by != "agent":
                     self._send(
                         {
@@ -164,7 +178,7 @@ class StreamSession:
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
-            self.recorder.event(self.ears.now_ms, "stream_end", ended_by=self._ended_by, reason=self._reason)
+            self.recorder.event(self._local_ms(), "stream_end", ended_by=self._ended_by, reason=self._reason)
         return StreamOutcome(self._ended_by, self._reason, self._malformed, self._unknown)
 
     def _start_payload(self) -> dict[str, Any]:
@@ -188,8 +202,8 @@ class StreamSession:
             wire.update(message)
             try:
                 await ws.send(json.dumps(wire))
-            except ConnectionClosed:
-                self.stop("agent", "socket_closed")
+            except ConnectionClosed as exc:
+                self.stop("agent", _closed_reason(exc))
             finally:
                 self._out.task_done()
 
@@ -203,7 +217,7 @@ class StreamSession:
             if delay > 0:
                 await asyncio.sleep(delay)
             t_ms = n * FRAME_MS
-            if t_ms >= limit:
+            if self._base_ms + t_ms >= limit:
                 self.stop("caller", "max_duration")
                 return
             self._tick(n, t_ms)
@@ -230,7 +244,7 @@ class StreamSession:
         )
         played = self.playback.play(FRAME_BYTES)
         self.recorder.frame(t_ms, played.audio, audio, FRAME_BYTES)
-        self.ears.tick(t_ms, bool(played.audio))
+        self.ears.tick(self._base_ms + t_ms, bool(played.audio))
         for name in played.marks:
             self._echo_mark(name, t_ms + len(played.audio) // 8, flushed=False)
 
@@ -254,8 +268,8 @@ class StreamSession:
                     handler(message)
                 except (KeyError, TypeError, ValueError, binascii.Error):
                     self._malformed += 1
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            self.stop("agent", _closed_reason(exc))
         self.stop("agent", "socket_closed")
 
     def _on_media(self, message: dict[str, Any]) -> None:
@@ -273,12 +287,11 @@ class StreamSession:
         for name in marks:
             self._echo_mark(name, now, flushed=True)
 
-    async def _perform(self) -> None:
-        performer = Performer(
-            self.setup.script, speech=self.setup.speech, mouth=self.mouth, ears=self.ears, line=self
-        )
-        try:
-            await performer.run()
-        except Exception as exc:  # a broken script ends the caller's part, never the network
-            log.warning("caller script failed on call %s: %s", self.setup.call_sid, type(exc).__name__)
-            self.note("script_error", error=type(exc).__name__)
+    def _script_failed(self, error: str) -> None:
+        log.warning("caller script failed on call %s: %s", self.setup.call_sid, error)
+
+
+def _closed_reason(exc: ConnectionClosed) -> str:
+    """``socket_closed`` when the server sent a close frame, ``socket_dropped`` when the connection
+    just went (a killed worker, a TCP reset: no close frame received)."""
+    return "socket_closed" if exc.rcvd is not None else "socket_dropped"

@@ -1,8 +1,7 @@
 """TwiML documents as typed verbs (no I/O): the subset a Switchboard call uses.
 
 ``<Connect><Stream url>`` with its ``<Parameter>``s, ``<Say>``, ``<Pause>``, ``<Dial action>`` with its
-``<Number url>``,
-``<Hangup>``. Anything else is kept as ``Unsupported`` so the executor can note and skip it,
+``<Number url>``, ``<Redirect>``, ``<Hangup>``. Anything else is kept as ``Unsupported`` so the executor can note and skip it,
 as Twilio would reject it, rather than failing the call silently.
 """
 
@@ -53,6 +52,12 @@ class Dial:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    url: str  # the TwiML that replaces the rest of this document (fetched as a signed webhook)
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
 class Hangup:
     pass
 
@@ -62,7 +67,7 @@ class Unsupported:
     tag: str
 
 
-Verb = Connect | Say | Pause | Dial | Hangup | Unsupported
+Verb = Connect | Say | Pause | Dial | Redirect | Hangup | Unsupported
 
 
 def _stream(el: ET.Element, base_url: str | None) -> Stream:
@@ -129,7 +134,21 @@ def _hangup(el: ET.Element, base_url: str | None) -> Verb:
     return Hangup()
 
 
-_VERBS = {"Connect": _connect, "Say": _say, "Pause": _pause, "Dial": _dial, "Hangup": _hangup}
+def _redirect(el: ET.Element, base_url: str | None) -> Verb:
+    url = _absolute((el.text or "").strip(), base_url)
+    if url is None:
+        raise TwimlError("<Redirect> needs a URL")
+    return Redirect(url=url, method=el.get("method", "POST"))
+
+
+_VERBS = {
+    "Connect": _connect,
+    "Say": _say,
+    "Pause": _pause,
+    "Dial": _dial,
+    "Redirect": _redirect,
+    "Hangup": _hangup,
+}
 
 
 def parse(document: str, *, base_url: str | None = None) -> list[Verb]:

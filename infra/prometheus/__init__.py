@@ -2,7 +2,7 @@
 metrics, the alerting rules of this folder, its UI on ``127.0.0.1:<Ports.prometheus>`` (9090) and
 its data under the stack's home.
 
-The scrape jobs (``job`` label): ``voice`` (the voice worker's ``/metrics``), ``voice_sdk`` and
+The scrape jobs (``job`` label): ``voice`` (each voice worker's ``/metrics``), ``voice_sdk`` and
 ``worker_sdk`` (the Temporal SDK's metrics of the two workers), ``temporal`` (the dev server's
 own) and ``prometheus``. ``make up`` installs the package when it is missing
 (``scripts/install-prometheus.sh``); without it, ``switchboard up`` says so and starts the rest.
@@ -56,6 +56,17 @@ def jobs(settings: Settings) -> dict[str, str]:
     }
 
 
+def _targets(settings: Settings) -> dict[str, list[str]]:
+    """``jobs``, with the voice jobs on each worker of the pool (haproxy holds the voice port)."""
+    from infra.voice_pool import pool_settings
+
+    targets = {job: [target] for job, target in jobs(settings).items()}
+    pool = pool_settings(settings)
+    targets["voice"] = [f"{LOCAL_HOST}:{w.ports.voice}" for w in pool]
+    targets["voice_sdk"] = [f"{LOCAL_HOST}:{w.ports.voice_sdk_metrics}" for w in pool]
+    return targets
+
+
 def config(settings: Settings, *, scrape_interval_s: float = 5.0) -> str:
     """The ``prometheus.yml`` of the local stack, as YAML text."""
     every = f"{max(1, round(scrape_interval_s))}s"
@@ -64,8 +75,8 @@ def config(settings: Settings, *, scrape_interval_s: float = 5.0) -> str:
             "global": {"scrape_interval": every, "evaluation_interval": every},
             "rule_files": [str(ALERTS)],
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": [target]}]}
-                for job, target in jobs(settings).items()
+                {"job_name": job, "static_configs": [{"targets": targets}]}
+                for job, targets in _targets(settings).items()
             ],
         },
         sort_keys=False,

@@ -95,6 +95,7 @@ def test_the_gateway_routes_exactly_what_the_template_deploys() -> None:
         ("POST /twilio/transfer/whisper", "CallStatusFunction", "functions.call_status.lambda_handler"),
         ("POST /twilio/transfer/result", "CallStatusFunction", "functions.call_status.lambda_handler"),
         ("POST /twilio/voice", "InboundCallFunction", "functions.inbound_call.lambda_handler"),
+        ("POST /twilio/resume", "InboundCallFunction", "functions.inbound_call.lambda_handler"),
         ("POST /twilio/sms", "SmsReceivedFunction", "functions.sms_received.lambda_handler"),
         ("POST /twilio/sms/status", "SmsReceivedFunction", "functions.sms_received.lambda_handler"),
     }

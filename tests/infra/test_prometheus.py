@@ -17,6 +17,7 @@ import yaml
 from infra import prometheus
 from infra.stack import Stack
 from infra.testing import isolated_settings
+from infra.voice_pool import HAPROXY
 from voice.metrics import METRIC_NAMES
 
 PROMTOOL = shutil.which("promtool")
@@ -83,7 +84,7 @@ def test_the_dashboard_parses_and_names_only_metrics_that_exist() -> None:
 
 
 def test_the_config_scrapes_every_service_with_metrics(tmp_path: Path) -> None:
-    settings = isolated_settings(tmp_path)
+    settings = isolated_settings(tmp_path, voice_workers=1)
     cfg = yaml.safe_load(prometheus.config(settings, scrape_interval_s=1))
     targets = {c["job_name"]: c["static_configs"][0]["targets"] for c in cfg["scrape_configs"]}
     p = settings.ports
@@ -95,6 +96,12 @@ def test_the_config_scrapes_every_service_with_metrics(tmp_path: Path) -> None:
         "prometheus": [f"127.0.0.1:{p.prometheus}"],
     }
     assert cfg["rule_files"] == [str(prometheus.ALERTS)] and cfg["global"]["scrape_interval"] == "1s"
+    pool = isolated_settings(tmp_path, voice_workers=2)  # behind haproxy: each worker, not the balancer
+    if shutil.which(HAPROXY) is not None:
+        cfg = yaml.safe_load(prometheus.config(pool))
+        voice = next(c for c in cfg["scrape_configs"] if c["job_name"] == "voice")["static_configs"][0]
+        first = pool.ports.voice_workers
+        assert voice["targets"] == [f"127.0.0.1:{first}", f"127.0.0.1:{first + 1}"]
     if PROMTOOL is not None:
         path = tmp_path / "prometheus.yml"
         path.write_text(prometheus.config(settings))
