@@ -18,7 +18,9 @@ from switchboard.readiness import mark_ready
 from switchboard.temporal import connect_client, metrics_runtime
 from voice import live_calls
 from voice.activity import VoiceActivities
+from voice.live_commands import CommandActivities, LiveConversations
 from voice.metrics import VoiceMetrics
+from voice.segments import SegmentShipper
 from voice.serve import run, serve, settle_heap
 
 
@@ -27,13 +29,20 @@ async def main(settings: Settings | None = None) -> None:
     tracing.install(s, "voice-worker")
     client = await connect_client(s, wait_s=60, runtime=metrics_runtime(s, s.ports.voice_sdk_metrics))
     metrics = VoiceMetrics()
-    activities = VoiceActivities(client, s, metrics)
+    live = LiveConversations()
+    segments = SegmentShipper(s, on_shipped=metrics.recording_shipped)
+    activities = VoiceActivities(client, s, metrics, live=live, segments=segments)
     metrics.live_calls.set_function(lambda: activities.live_calls)
     recordings = RecordingActivities(s, on_shipped=metrics.recording_shipped)
     worker = Worker(
         client,
         task_queue=s.voice_task_queue,
-        activities=[activities.converse, recordings.archive_recording, recordings.delete_recording],
+        activities=[
+            activities.converse,
+            CommandActivities(live).deliver_command,
+            recordings.archive_recording,
+            recordings.delete_recording,
+        ],
         max_concurrent_activities=1000,
     )
     ready = asyncio.Event()
@@ -50,6 +59,7 @@ async def main(settings: Settings | None = None) -> None:
             lag.cancel()
             if metric is not None:
                 metric.cancel()
+            segments.close()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.commands import PUSH_PATCH, LiveCommands
 from workflows.failures import failure_kind
 
 with workflow.unsafe.imports_passed_through():
@@ -29,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         CallStatus,
         CallView,
         ConsentAnswer,
-        ConversationCommand,
         ConverseResult,
         DeliverInput,
         EndReason,
@@ -75,11 +75,12 @@ END_REASON_OUTCOME = {
 }
 
 
-@workflow.defn  # Transfers first: its _transfer, not the stub of Supervision
-class CallWorkflow(Transfers, ToolCalls, CallRecord):
+@workflow.defn  # LiveCommands and Transfers first: their _command, _transfer, not the stubs of Supervision
+class CallWorkflow(LiveCommands, Transfers, ToolCalls, CallRecord):
     def __init__(self) -> None:
         self._init_supervision()
         self._init_transfers()
+        self._init_commands()
         self.call_id = ""
         self.profile: AgentProfile | None = None
         self.status = CallStatus.CONNECTING
@@ -97,7 +98,7 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
         self.max_length_cut = False
         self.realtime_sessions: list[RealtimeSession] = []
         self.latency = LatencySlices()  # as the voice worker measures it, live; its final set at the end
-        self.command: ConversationCommand | None = None
+        self.recording_epoch: datetime | None = None  # the first stream's start: the recording's zero
         self.request: CallRequest | None = None
         self.started_at: datetime | None = None
         self.finished = False
@@ -145,9 +146,10 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
 
     async def _converse(self, host: str) -> ConverseResult:
         assert self.profile is not None and self.stream is not None
+        inp = converse_input(self.call_id, self.profile, self.request.context if self.request else "")
         handle = workflow.start_activity(
             "converse",
-            converse_input(self.call_id, self.profile, self.request.context if self.request else ""),
+            inp.model_copy(update={"recording_epoch": self.recording_epoch}),  # the recording's clock
             result_type=ConverseResult,
             task_queue=f"voice-{host}",
             schedule_to_start_timeout=timedelta(seconds=20),
@@ -158,6 +160,7 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
         )
         transfer = asyncio.ensure_future(self._transfer_when_ready())
         limit = asyncio.ensure_future(self._enforce_max_length(handle))
+        push = asyncio.ensure_future(self._push_commands(host)) if workflow.patched(PUSH_PATCH) else None
         try:
             return await handle
         except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
@@ -167,6 +170,8 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
             limit.cancel()
+            if push is not None:
+                push.cancel()
             in_flight = self.transfer_ready and self.transferred and not transfer.done()
             if in_flight and workflow.patched("transfer-not-cut"):
                 await transfer  # the hand-over is under way (its redirect ended the stream): let it finish
@@ -182,13 +187,10 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
         self.max_length_cut = True
         handle.cancel()
 
-    def _command(self, kind: str, line: str, reason: str) -> None:
-        seq = self.command.seq + 1 if self.command else 1
-        self.command = ConversationCommand(seq=seq, kind=kind, line=line, reason=reason)
-
     async def _archive(self, result: ConverseResult, started: datetime) -> ArchiveResult | None:
         assert self.profile is not None and self.stream is not None
-        if not result.recording_path:
+        lost_host = not result.recording_path  # the host died: what it shipped is all there is
+        if lost_host and not workflow.patched("archive-shipped-segments"):
             return None
         keep = bool(self.consent and self.consent.recording)
         try:
@@ -196,14 +198,15 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
                 "archive_recording" if keep else "delete_recording",
                 ArchiveInput(
                     call_id=self.call_id,
-                    recording_path=result.recording_path,
+                    recording_path=result.recording_path or "",
                     profile=self.profile.name,
                     consent=keep,
                     duration_s=result.duration_s,
                     started_at=started,
                 ),
                 result_type=ArchiveResult,
-                task_queue=f"voice-{self.stream.host}",  # the file lives on the host that recorded it
+                # the local file (if any) lives on the host that recorded it; S3 is reachable from here
+                task_queue=workflow.info().task_queue if lost_host else f"voice-{self.stream.host}",
                 schedule_to_start_timeout=timedelta(seconds=60),
                 start_to_close_timeout=timedelta(seconds=120),
                 retry_policy=RetryPolicy(maximum_attempts=5),
@@ -325,6 +328,7 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
     def stream_attached(self, event: StreamAttached) -> None:
         if self.stream is None:
             self.stream = event
+            self.recording_epoch = event.started_at
             self.call_sid = self.call_sid or event.call_sid
 
     @workflow.signal
@@ -362,10 +366,6 @@ class CallWorkflow(Transfers, ToolCalls, CallRecord):
     @workflow.query(name="tool_calls")
     def get_tool_calls(self) -> list[ToolResult]:
         return self.tool_results
-
-    @workflow.query(name="command")
-    def pending_command(self) -> ConversationCommand | None:
-        return self.command
 
     @workflow.query(name="status")
     def view(self) -> CallView:
