@@ -134,6 +134,7 @@ bench: install
 	$(VENV)/bin/python -m bench.bench_reconnect
 	$(VENV)/bin/python -m bench.bench_observability
 	$(VENV)/bin/python -m bench.bench_overview
+	$(VENV)/bin/python -m bench.bench_commands
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
