@@ -32,8 +32,8 @@ it is timer rounding). The load average is recorded with every level, because th
 shared.
 
 The server ships every call's recording to S3 in segments as the voice worker does
-(``voice/segments.py``), to a moto server the bench starts (``--no-segments``: the recording only
-to local files, as before segments, to compare).
+(``voice/segments.py``), to a moto server the bench starts; moto and the uploader processes run on core 1 (``--no-segments``: the
+recording only to local files, as before segments, to compare).
 
 Every process runs on uvloop when it is installed, as the voice worker does (``--loop asyncio``
 for the standard loop), and the server freezes its start-up heap as the voice worker does.
@@ -145,7 +145,8 @@ async def _serve(
         tracing.install(settings, "voice-bench")
         metrics = VoiceMetrics()
 
-    shipper = SegmentShipper(settings) if segments else None
+    # Its uploader processes on core 1 with the load generators: the server alone on core 0.
+    shipper = SegmentShipper(settings, cpus={1}) if segments else None
 
     async def handler(stream: MediaStream) -> None:
         path = Path(settings.home) / "rec" / f"{stream.call_id}.wav"
@@ -403,8 +404,13 @@ def _main(
                 update={"realtime_url": settings.realtime_url.replace("ws:", "wss:", 1)}
             )
         s3 = Stack(settings, [services.moto(settings)]) if segments else None  # the segments' S3
-        if s3 is not None:
-            asyncio.run(s3.up())
+        if s3 is not None:  # on core 1 (it inherits this affinity), off the server's core
+            everywhere = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {1})
+            try:
+                asyncio.run(s3.up())
+            finally:
+                os.sched_setaffinity(0, everywhere)
         server_pipe, theirs = mp_ctx.Pipe()
         tone_pipe, tone_theirs = mp_ctx.Pipe()
         procs = [

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -35,17 +36,23 @@ NOTED_KEPT = 10_000
 
 class SegmentShipper:
     """One per voice worker: ``processes`` uploader processes (S3's latency, not CPU, needs more
-    than one). ``on_shipped(bytes)`` hears of each stored segment (the metrics)."""
+    than one), on the ``cpus`` given (default: the worker's own). ``on_shipped(bytes)`` hears of
+    each stored segment (the metrics)."""
 
     def __init__(
-        self, settings: Settings, *, processes: int = 2, on_shipped: Callable[[int], None] | None = None
+        self,
+        settings: Settings,
+        *,
+        processes: int = 2,
+        on_shipped: Callable[[int], None] | None = None,
+        cpus: set[int] | None = None,
     ) -> None:
         self.on_shipped = on_shipped
         self._pool = ProcessPoolExecutor(
             processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start,
-            initargs=(settings,),
+            initargs=(settings, cpus),
         )
         self._pending: dict[str, set[Future[int]]] = {}
         self.failed = 0
@@ -83,7 +90,9 @@ class SegmentShipper:
 _state: dict[str, Any] = {}
 
 
-def _start(settings: Settings) -> None:
+def _start(settings: Settings, cpus: set[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     _state.update(settings=settings, s3=aws.client("s3", settings), people=None, noted=set())
     if settings.people_table:
         _state["people"] = person_keys(settings)

@@ -398,3 +398,43 @@ async def test_commands_are_pushed_to_the_live_conversation_in_order(
     await run_call(temporal_client, stack, tmp_path, script, live=live)
     assert [(c.seq, c.kind) for c in got] == [(1, "whisper"), (2, "whisper"), (3, "say_and_end")]
     assert got[1].line == "Mention the weekend hours"
+
+
+async def test_a_call_whose_host_died_archives_what_it_shipped(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    """The voice host dies mid-call: its file is gone, but the segments it shipped are archived
+    (joined) by the workflow's own worker, under the caller's consent."""
+    from switchboard.recording_segments import from_wav, list_segments
+    from voice.recorder import Recorder
+    from voice.segments import SegmentShipper
+
+    host = f"test-{uuid.uuid4().hex[:6]}"
+    shipper = SegmentShipper(stack.model_copy(update={"host": host}), processes=1)
+
+    @activity.defn(name="converse")
+    async def converse(inp: ConverseInput) -> ConverseResult:
+        handle = client.get_workflow_handle_for(CallWorkflow.run, inp.call_id)
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
+        rec = Recorder(tmp_path / "lost.wav", on_segment=shipper.sink(inp.call_id))
+        for ts in range(0, 6000, 20):
+            rec.caller_audio(ts, b"\x00" * 160)  # loud μ-law: not silence
+        await shipper.drain(inp.call_id)  # what was shipped before the host died
+        raise RuntimeError("the host died")  # (the file never reaches an archive)
+
+    client = temporal_client
+    voice = Worker(client, task_queue=f"voice-{host}", activities=[converse])
+    try:
+        async with build_worker(client, stack), voice:
+            handle = await start_call(client, stack)
+            await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
+            outcome = await handle.result()
+            await export_history(handle)
+    finally:
+        shipper.close()
+    assert outcome.outcome == Outcome.DROPPED and outcome.recording_key
+    s3 = aws.client("s3", stack)
+    body = s3.get_object(Bucket=stack.recordings_bucket, Key=outcome.recording_key)["Body"].read()
+    caller = np.frombuffer(from_wav(body), dtype="<i2").reshape(-1, 2)[:, 0]
+    assert len(caller) >= 5000 * 8 and np.abs(caller[: 5000 * 8]).min() > 1000  # the shipped part
+    assert not list_segments(s3, stack.recordings_bucket, outcome.call_id)
