@@ -205,7 +205,6 @@ class CallWorkflow(LiveCommands, Transfers, ToolCalls, CallRecord):
                     started_at=started,
                 ),
                 result_type=ArchiveResult,
-                # the local file (if any) lives on the host that recorded it; S3 is reachable from here
                 task_queue=workflow.info().task_queue if lost_host else f"voice-{self.stream.host}",
                 schedule_to_start_timeout=timedelta(seconds=60),
                 start_to_close_timeout=timedelta(seconds=120),
