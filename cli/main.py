@@ -116,15 +116,20 @@ def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
     """Fetch a call's recording from S3 to a local WAV (the bucket is never public): the archived
     one once the call has ended, or, while it goes on, its segments shipped so far joined."""
     from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
 
     from switchboard import aws
     from switchboard.recording_segments import fetch_joined
     from switchboard.temporal import connect_client
 
     async def key() -> str | None:
+        """The archived recording's key; None while the call goes on (or its history is gone)."""
         client = await connect_client(settings)
         handle = client.get_workflow_handle(args.call_id)
-        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        try:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                return None
+        except RPCError:
             return None
         result = await handle.result()
         return result.get("recording_key") if isinstance(result, dict) else None

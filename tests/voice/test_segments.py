@@ -4,6 +4,7 @@ one WAV covering both parts, and a refusal or an erasure deletes every shipped s
 
 from __future__ import annotations
 
+import argparse
 import io
 import itertools
 import uuid
@@ -15,6 +16,7 @@ import numpy as np
 
 from activities.recordings import RecordingActivities
 from cli.forget import _delete_recordings
+from cli.main import cmd_recording
 from functions._runtime import assign_person
 from switchboard import aws
 from switchboard.config import Settings
@@ -82,8 +84,8 @@ def test_a_resumed_stream_is_placed_after_its_offset(tmp_path: Path) -> None:
 def test_two_hosts_archive_as_one_recording_with_the_gap_silent(stack: Settings, tmp_path: Path) -> None:
     call_id = f"call-{uuid.uuid4()}"
     first, second = int(mulaw_decode(_tone(1, 1000))[0]), int(mulaw_decode(_tone(1, -3000))[0])
-    host_a = SegmentShipper(stack.model_copy(update={"host": "voice-a"}))
-    host_b = SegmentShipper(stack.model_copy(update={"host": "voice-b"}))
+    host_a = SegmentShipper(stack.model_copy(update={"host": "voice-a"}), processes=1)
+    host_b = SegmentShipper(stack.model_copy(update={"host": "voice-b"}), processes=1)
     # Host a records 7 s and dies (its last segment shipped, its file lost); b resumes at 10 s.
     _record(tmp_path / "a.wav", 7000, 1000, on_segment=host_a.sink(call_id))
     host_a.close()
@@ -120,7 +122,7 @@ def test_two_hosts_archive_as_one_recording_with_the_gap_silent(stack: Settings,
 
 def test_a_refusal_deletes_every_shipped_segment(stack: Settings, tmp_path: Path) -> None:
     call_id = f"call-{uuid.uuid4()}"
-    shipper = SegmentShipper(stack)
+    shipper = SegmentShipper(stack, processes=1)
     _record(tmp_path / "call.wav", 6000, 1000, on_segment=shipper.sink(call_id))
     shipper.close()
     s3 = aws.client("s3", stack)
@@ -143,7 +145,7 @@ def test_a_refusal_deletes_every_shipped_segment(stack: Settings, tmp_path: Path
 def test_shipped_segments_are_noted_for_erasure_and_forgotten(stack: Settings, tmp_path: Path) -> None:
     call_id, caller = f"call-{uuid.uuid4()}", "+61411000999"
     assert assign_person(stack, call_id, caller)
-    shipper = SegmentShipper(stack)
+    shipper = SegmentShipper(stack, processes=1)
     _record(tmp_path / "call.wav", 3000, 1000, on_segment=shipper.sink(call_id))
     shipper.close()
     _, scopes, recordings = person_keys(stack).holdings(person_id(caller, "local-person-pepper"))
@@ -156,3 +158,15 @@ def test_a_segment_is_a_playable_wav() -> None:
     pcm = np.arange(160, dtype="<i2").tobytes()  # 80 stereo frames
     with wave.open(io.BytesIO(to_wav(pcm))) as w:
         assert (w.getnchannels(), w.getframerate(), w.getnframes()) == (2, 8000, 80)
+
+
+def test_switchboard_recording_joins_the_segments_of_a_call_not_yet_archived(
+    stack: Settings, tmp_path: Path
+) -> None:
+    call_id = f"call-{uuid.uuid4()}"  # no workflow: as if its history were not there yet
+    shipper = SegmentShipper(stack, processes=1)
+    _record(tmp_path / "call.wav", 6000, 1000, on_segment=shipper.sink(call_id))
+    shipper.close()
+    assert cmd_recording(argparse.Namespace(call_id=call_id), stack) == 0
+    with wave.open(str(stack.home / "recordings" / f"{call_id}.wav")) as w:
+        assert w.getnframes() == 6000 * 8 and w.getnchannels() == 2
