@@ -31,6 +31,10 @@ loop lag instead (on ``perf_counter``; uvloop's timers fire on a whole-ms clock,
 it is timer rounding). The load average is recorded with every level, because the machine may be
 shared.
 
+The server ships every call's recording to S3 in segments as the voice worker does
+(``voice/segments.py``), to a moto server the bench starts; moto and the uploader processes run on core 1 (``--no-segments``: the
+recording only to local files, as before segments, to compare).
+
 Every process runs on uvloop when it is installed, as the voice worker does (``--loop asyncio``
 for the standard loop), and the server freezes its start-up heap as the voice worker does.
 Before the levels, :mod:`bench.bridge_micro` measures the CPU of one call-second of traffic
@@ -65,6 +69,8 @@ import numpy as np
 
 from bench.common import TlsFiles, command_queue, loop_lag, make_tls_files, percentiles, pin, report
 from bench.relay_floor import measure_floor
+from infra import services
+from infra.stack import Stack
 from infra.testing import isolated_settings
 from switchboard.config import Settings
 from switchboard.tokens import sign_stream_token
@@ -95,6 +101,7 @@ def _server_main(
     uvloop: bool,
     tls: TlsFiles | None,
     observe: bool = False,
+    segments: bool = False,
 ) -> None:
     from voice.serve import run
 
@@ -102,11 +109,15 @@ def _server_main(
         os.environ["SSL_CERT_FILE"] = tls.ca
     os.environ["OTEL_SDK_DISABLED"] = "false" if observe else "true"
     pin(0)
-    run(_serve(settings, pipe, profile_path, observe), use_uvloop=uvloop)
+    run(_serve(settings, pipe, profile_path, observe, segments), use_uvloop=uvloop)
 
 
 async def _serve(
-    settings: Settings, pipe: Connection, profile_path: str | None, observe: bool = False
+    settings: Settings,
+    pipe: Connection,
+    profile_path: str | None,
+    observe: bool = False,
+    segments: bool = False,
 ) -> None:
     """The media server; with ``observe``, as the voice worker runs it: its Prometheus metrics
     (scraped every 15 s, Prometheus's default) and its OpenTelemetry spans (to a file)."""
@@ -115,6 +126,7 @@ async def _serve(
     from tests.voice.twilio_driver import RecordingHooks, make_profile
     from voice.conversation import ConversationResult, run_conversation
     from voice.media_server import MediaServer, MediaStream
+    from voice.segments import SegmentShipper
     from voice.serve import event_loop_name, settle_heap
 
     samples: dict[str, list[int]] = {"in": [], "out": [], "clear": [], "loop_lag": []}
@@ -133,12 +145,18 @@ async def _serve(
         tracing.install(settings, "voice-bench")
         metrics = VoiceMetrics()
 
+    # Its uploader processes on core 1 with the load generators: the server alone on core 0.
+    shipper = SegmentShipper(settings, cpus={1}) if segments else None
+
     async def handler(stream: MediaStream) -> None:
         path = Path(settings.home) / "rec" / f"{stream.call_id}.wav"
         sink = metrics.slice_sink(profile.name) if metrics is not None else None
         result = await run_conversation(
-            stream, profile, RecordingHooks(), settings, recording_path=path, frame_probe=probe, on_slice=sink
-        )
+            stream, profile, RecordingHooks(), settings, recording_path=path, frame_probe=probe, on_slice=sink,
+            on_segment=shipper.sink(stream.call_id) if shipper is not None else None,
+        )  # fmt: skip
+        if shipper is not None:
+            await shipper.drain(stream.call_id)
         if metrics is not None:
             metrics.call_ended(profile.name, result)
         results.append(result)
@@ -361,13 +379,20 @@ def _micro(mp_ctx: Any) -> dict[str, Any]:
     return result
 
 
-def main(levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool, tls: bool) -> None:
+def main(
+    levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool, tls: bool, segments: bool
+) -> None:
     with TemporaryDirectory() as certs:
-        _main(levels, search, profile_path, uvloop, make_tls_files(Path(certs)) if tls else None)
+        _main(levels, search, profile_path, uvloop, make_tls_files(Path(certs)) if tls else None, segments)
 
 
 def _main(
-    levels: tuple[int, ...], search: bool, profile_path: str | None, uvloop: bool, tls: TlsFiles | None
+    levels: tuple[int, ...],
+    search: bool,
+    profile_path: str | None,
+    uvloop: bool,
+    tls: TlsFiles | None,
+    segments: bool = True,
 ) -> None:
     mp_ctx = mp.get_context("spawn")
     micro = _micro(mp_ctx)
@@ -378,11 +403,21 @@ def _main(
             settings = settings.model_copy(
                 update={"realtime_url": settings.realtime_url.replace("ws:", "wss:", 1)}
             )
+        s3 = Stack(settings, [services.moto(settings)]) if segments else None  # the segments' S3
+        if s3 is not None:  # on core 1 (it inherits this affinity), off the server's core
+            everywhere = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {1})
+            try:
+                asyncio.run(s3.up())
+            finally:
+                os.sched_setaffinity(0, everywhere)
         server_pipe, theirs = mp_ctx.Pipe()
         tone_pipe, tone_theirs = mp_ctx.Pipe()
         procs = [
             mp_ctx.Process(
-                target=_server_main, args=(settings, theirs, profile_path, uvloop, tls), daemon=True
+                target=_server_main,
+                args=(settings, theirs, profile_path, uvloop, tls, False, segments),
+                daemon=True,
             ),
             mp_ctx.Process(
                 target=_tone_main, args=(settings.ports.realtime, tone_theirs, uvloop, tls), daemon=True
@@ -422,6 +457,8 @@ def _main(
                 proc.join(5)
                 if proc.is_alive():
                     proc.terminate()
+            if s3 is not None:
+                s3.down()
     figures: dict[str, Any] = {"event_loop": loop_name, "micro_cpu_per_call_second": micro}
     for calls, f in runs.items():
         figures[f"overhead_in_ms@{calls}"] = f["in"]
@@ -447,6 +484,7 @@ def _main(
             runs[calls]["cpu_ms_per_call_s"] / floor["cpu_ms_per_call_s"], 2
         )
     figures["realtime_leg"] = "wss (TLS)" if tls else "ws"
+    figures["recording_segments_shipped"] = segments
     report(
         "bench_bridge_tls" if tls else "bench_bridge",
         figures,
@@ -467,5 +505,13 @@ if __name__ == "__main__":
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--profile", help="cProfile the server over the (last) window, to this file")
     parser.add_argument("--tls", action="store_true", help="the Realtime leg over wss://, as to OpenAI")
+    parser.add_argument("--no-segments", action="store_true", help="recordings to local files only")
     args = parser.parse_args()
-    main(tuple(args.levels), not args.no_search, args.profile, args.loop == "uvloop", args.tls)
+    main(
+        tuple(args.levels),
+        not args.no_search,
+        args.profile,
+        args.loop == "uvloop",
+        args.tls,
+        not args.no_segments,
+    )

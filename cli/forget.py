@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from switchboard import aws
 from switchboard.config import Settings
 from switchboard.people import Erasure, NotAPhoneNumber, new_erasure, normalise, person_id
+from switchboard.recording_segments import delete_versions
 from switchboard.temporal import connect_client, payload_codec, person_keys
 
 console = Console()
@@ -72,20 +73,10 @@ async def _terminate_open(client: Client, scopes: list[str]) -> int:
 
 
 def _delete_recordings(settings: Settings, keys: list[str]) -> list[str]:
-    """Delete each recording, every version of it (the bucket is versioned in AWS); the keys deleted."""
+    """Delete each recording, every version of it (the bucket is versioned in AWS), and every
+    version of each segment under a noted segment prefix (``…/``); the keys or prefixes deleted."""
     s3: Any = aws.client("s3", settings)
-    bucket, deleted = settings.recordings_bucket, []
-    for key in keys:
-        listing = s3.list_object_versions(Bucket=bucket, Prefix=key)
-        versions = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])
-            if v["Key"] == key
-        ]
-        if versions:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
-            deleted.append(key)
-    return deleted
+    return [key for key in keys if delete_versions(s3, settings.recordings_bucket, key)]
 
 
 def _erase_business(settings: Settings, number: str, kinds: set[str]) -> dict[str, int]:

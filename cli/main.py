@@ -123,22 +123,40 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_recording(args: argparse.Namespace, settings: Settings) -> int:
-    """Fetch a call's recording from S3 to a local WAV (the bucket is never public)."""
+    """Fetch a call's recording from S3 to a local WAV (the bucket is never public): the archived
+    one once the call has ended, or, while it goes on, its segments shipped so far joined."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
     from switchboard import aws
+    from switchboard.recording_segments import fetch_joined
     from switchboard.temporal import connect_client
 
     async def key() -> str | None:
+        """The archived recording's key; None while the call goes on (or its history is gone)."""
         client = await connect_client(settings)
-        result = await client.get_workflow_handle(args.call_id).result()
+        handle = client.get_workflow_handle(args.call_id)
+        try:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                return None
+        except RPCError:
+            return None
+        result = await handle.result()
         return result.get("recording_key") if isinstance(result, dict) else None
 
-    found = asyncio.run(key())
-    if not found:
-        console.print(f"[red]no recording was kept for {args.call_id}[/]")
-        return 2
+    s3 = aws.client("s3", settings)
     out = settings.home / "recordings" / f"{args.call_id}.wav"
     out.parent.mkdir(parents=True, exist_ok=True)
-    aws.client("s3", settings).download_file(settings.recordings_bucket, found, str(out))
+    found = asyncio.run(key())
+    if found:
+        s3.download_file(settings.recordings_bucket, found, str(out))
+    else:
+        joined, segments = fetch_joined(s3, settings.recordings_bucket, args.call_id)
+        if not segments:
+            console.print(f"[red]no recording was kept for {args.call_id}[/]")
+            return 2
+        out.write_bytes(joined)
+        console.print(f"joined {segments} segments shipped so far (the call is not archived)")
     console.print(f"{out}  (2 channels: left the caller, right the agent)")
     return 0
 

@@ -58,6 +58,9 @@ class StreamAttached(_Msg):
     host: str
     stream_sid: str
     call_sid: str | None = None
+    # When the stream started on that host: the first stream's start is the call's clock zero
+    # for its recording segments (a resumed stream's segments are placed after it).
+    started_at: datetime | None = None
 
 
 class TurnBatch(_Msg):
@@ -161,6 +164,7 @@ class ConverseInput(_Msg):
     profile: AgentProfile
     opening_line: str | None = None
     resume: ResumeContext | None = None  # the call goes on here after its voice host was lost
+    recording_epoch: datetime | None = None  # the call's clock zero (its first stream's start)
 
 
 class ConverseResult(_Msg):
@@ -357,12 +361,18 @@ class DeliveryResult(_Msg):
 
 
 class ConversationCommand(_Msg):
-    """What the workflow asks the live conversation to do; polled by the voice worker."""
+    """What the workflow asks the live conversation to do; pushed to the voice worker that holds it
+    (``deliver_command``). ``seq`` numbers a call's commands: delivery is idempotent by it."""
 
     seq: int
     kind: str = Field(description="say_and_end: speak ``line`` verbatim, then end the call")
     line: str = ""
     reason: str = ""
+
+
+class CommandDelivery(_Msg):
+    call_id: str
+    command: ConversationCommand
 
 
 class CallView(_Msg):

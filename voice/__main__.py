@@ -25,7 +25,9 @@ from switchboard.temporal import connect_client, metrics_runtime
 from voice import live_calls
 from voice.activity import VoiceActivities
 from voice.drain import Drain, drain_timeout_s
+from voice.live_commands import CommandActivities, LiveConversations
 from voice.metrics import VoiceMetrics
+from voice.segments import SegmentShipper
 from voice.serve import run, serve, settle_heap
 
 log = logging.getLogger("voice")
@@ -40,7 +42,9 @@ async def main(settings: Settings | None = None) -> None:
     tracing.install(s, "voice-worker")
     client = await connect_client(s, wait_s=60, runtime=metrics_runtime(s, s.ports.voice_sdk_metrics))
     metrics = VoiceMetrics()
-    activities = VoiceActivities(client, s, metrics)
+    live = LiveConversations()
+    segments = SegmentShipper(s, on_shipped=metrics.recording_shipped)
+    activities = VoiceActivities(client, s, metrics, live=live, segments=segments)
     metrics.live_calls.set_function(lambda: activities.live_calls)
     recordings = RecordingActivities(s, on_shipped=metrics.recording_shipped)
     drain = Drain(lambda: activities.live_calls, lambda: activities.recorded)
@@ -49,7 +53,12 @@ async def main(settings: Settings | None = None) -> None:
     worker = Worker(
         client,
         task_queue=s.voice_task_queue,
-        activities=[activities.converse, recordings.archive_recording, recordings.delete_recording],
+        activities=[
+            activities.converse,
+            CommandActivities(live).deliver_command,
+            recordings.archive_recording,
+            recordings.delete_recording,
+        ],
         max_concurrent_activities=1000,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -89,6 +98,7 @@ async def main(settings: Settings | None = None) -> None:
     finally:
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+        segments.close()  # the last segments reach S3 before the process exits
     log.info("voice worker stopped")
 
 

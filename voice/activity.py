@@ -5,8 +5,9 @@ workflow then runs ``converse`` on this host's task queue (``voice-<host>``). Th
 the stream, runs the conversation, and turns what happens into workflow messages: transcript
 turns as batched signals, tool calls as ``run_tool`` / ``record_consent`` Updates (a validator's
 refusal becomes the tool's result, and a ``tool_rejected`` signal keeps it in the history), the
-hand-over line played as ``transfer_line_played``. It heartbeats every second and polls the
-workflow's ``command`` query on the same beat (voicemail message, wrap-up at maximum length).
+hand-over line played as ``transfer_line_played``. It heartbeats every second. The workflow's
+commands (voicemail message, wrap-up at maximum length, whispers) are pushed to it through
+``voice/live_commands.py``; the recording is shipped to S3 as it goes (``voice/segments.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +28,6 @@ from activities.tools.system import RECORD_CONSENT
 from switchboard.config import Settings
 from switchboard.messages import (
     ConsentAnswer,
-    ConversationCommand,
     ConverseInput,
     ConverseResult,
     EndReason,
@@ -39,9 +40,11 @@ from switchboard.messages import (
 )
 from switchboard.models import Speaker, ToolCall, ToolResult, Turn
 from voice.conversation import ConversationCancelled, ConversationResult, run_conversation
+from voice.live_commands import LiveConversations
 from voice.live_latency import LiveLatency
-from voice.media_server import StreamBroker
+from voice.media_server import MediaStream, StreamBroker
 from voice.metrics import VoiceMetrics
+from voice.segments import SegmentShipper
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT_S = 15.0
@@ -164,10 +167,23 @@ def rejection_reason(err: WorkflowUpdateFailedError) -> str:
 
 
 class VoiceActivities:
-    def __init__(self, client: Client, settings: Settings, metrics: VoiceMetrics | None = None) -> None:
+    """``live`` receives the workflow's pushed commands; ``segments`` ships recordings as they go
+    (none: the recording stays a local file until the archive)."""
+
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        metrics: VoiceMetrics | None = None,
+        *,
+        live: LiveConversations | None = None,
+        segments: SegmentShipper | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.metrics = metrics
+        self.live = live if live is not None else LiveConversations()
+        self.segments = segments
         self.broker = StreamBroker(on_stream=self.on_stream)
         self.live_calls = 0  # conversations running here (voice/live_calls.py and metrics publish it)
         self.recorded: set[str] = (
@@ -175,8 +191,12 @@ class VoiceActivities:
         )  # recordings of calls that ended here (a drain waits for their archive)
 
     async def on_stream(self, call_id: str, parameters: dict[str, str]) -> None:
-        """A verified stream arrived: tell its workflow this host holds it."""
-        event = StreamAttached(host=self.settings.host, stream_sid=parameters.get("stream_sid", ""))
+        """A verified stream arrived: tell its workflow this host holds it, and since when."""
+        event = StreamAttached(
+            host=self.settings.host,
+            stream_sid=parameters.get("stream_sid", ""),
+            started_at=datetime.now(UTC),
+        )
         try:
             await self.client.get_workflow_handle(call_id).signal("stream_attached", event)
         except RPCError as exc:
@@ -188,8 +208,9 @@ class VoiceActivities:
         profile = inp.profile.name
         hooks = WorkflowHooks(self.client.get_workflow_handle(inp.call_id), self.metrics, profile)
         metrics = self.metrics
-        commands: asyncio.Queue[ConversationCommand] = asyncio.Queue()
-        beat = asyncio.create_task(self._heartbeat(hooks, commands))
+        commands = self.live.open(inp.call_id)
+        beat = asyncio.create_task(self._heartbeat(hooks))
+        segments = self.segments
         self.live_calls += 1
         resumed = inp.resume  # the call goes on here after its voice host was lost
         path = None if resumed is None else self._recording_path(inp.call_id, resumed.attempt)
@@ -197,6 +218,8 @@ class VoiceActivities:
             result = await run_conversation(
                 stream, inp.profile, hooks, self.settings, opening_line=inp.opening_line, commands=commands,
                 on_slice=hooks.on_slice, resume=resumed, recording_path=path,
+                on_segment=segments.sink(inp.call_id) if segments else None,
+                recording_offset_ms=_offset_ms(stream, inp.recording_epoch),
             )  # fmt: skip
         except ConversationCancelled as cancelled:
             if metrics is not None:
@@ -205,9 +228,12 @@ class VoiceActivities:
             log.info("conversation cancelled after %.1f s", cancelled.result.duration_s)
             raise
         finally:
+            self.live.close(inp.call_id)
             self.live_calls -= 1
             beat.cancel()
             stream.release()
+            if segments is not None:  # everything recorded here is in S3 before the workflow goes on
+                await segments.drain(inp.call_id)
         if metrics is not None:
             metrics.call_ended(profile, result, self.settings.prices)
         await hooks.flush()
@@ -219,17 +245,19 @@ class VoiceActivities:
         """A resumed part's own file: a worker sharing a disk with the lost one never overwrites it."""
         return self.settings.home / "recordings" / f"{call_id}-resumed-{attempt}.wav"
 
-    async def _heartbeat(self, hooks: WorkflowHooks, commands: asyncio.Queue[ConversationCommand]) -> None:
-        seen = 0
+    async def _heartbeat(self, hooks: WorkflowHooks) -> None:
         while True:
             activity.heartbeat()
             with contextlib.suppress(RPCError):
                 await hooks.flush()
-                command = await hooks.handle.query("command", result_type=ConversationCommand | None)  # type: ignore[arg-type]
-                if command is not None and command.seq > seen:
-                    seen = command.seq
-                    await commands.put(command)
             await asyncio.sleep(1.0)
+
+
+def _offset_ms(stream: MediaStream, epoch: datetime | None) -> int:
+    """Where this stream starts on the call's clock (0 for the call's first stream)."""
+    if epoch is None:
+        return 0
+    return max(0, round((stream.arrived_at - epoch.timestamp()) * 1000))
 
 
 def _to_result(result: ConversationResult) -> ConverseResult:

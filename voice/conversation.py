@@ -122,6 +122,8 @@ async def run_conversation(
     commands: asyncio.Queue[Any] | None = None,
     on_slice: Callable[[str, float], None] | None = None,
     resume: ResumeContext | None = None,
+    on_segment: Callable[[int, bytes], None] | None = None,
+    recording_offset_ms: int = 0,
 ) -> ConversationResult:
     """Bridge ``stream`` to a new Realtime session for ``profile`` until the call ends.
 
@@ -132,9 +134,12 @@ async def run_conversation(
     ``on_slice(field, ms)`` hears each latency measurement as it is taken (the worker's metrics).
     With ``resume`` the call goes on here after its voice host was lost: the session starts from
     the workflow's record of the call and the agent says ``resume.line`` instead of the opening.
+    ``on_segment(call_ms, pcm)`` hears the recording in segments as it goes (shipped to S3), this
+    stream starting at ``recording_offset_ms`` on the call's clock.
     """
     path = recording_path or settings.home / "recordings" / f"{stream.call_id}.wav"
-    conversation = _Conversation(stream, profile, hooks, settings, path, goodbye_timeout_s, frame_probe)
+    recorder = Recorder(path, on_segment=on_segment, offset_ms=recording_offset_ms)
+    conversation = _Conversation(stream, profile, hooks, settings, recorder, goodbye_timeout_s, frame_probe)
     conversation.commands = commands
     conversation.meter = LatencyMeter(on_slice)  # before run(): the relay is given this meter
     if resume is not None:
@@ -149,14 +154,14 @@ class _Conversation:
         profile: AgentProfile,
         hooks: ConversationHooks,
         settings: Settings,
-        path: Path,
+        recorder: Recorder,
         goodbye_timeout_s: float,
         probe: FrameProbe | None,
     ) -> None:
         self.stream, self.profile, self.hooks, self.settings = stream, profile, hooks, settings
         self.bridge = Bridge(BridgeConfig(turn_detection_config(profile.turn_detection)))
         self.meter = LatencyMeter()
-        self.recorder = Recorder(path)
+        self.recorder = recorder
         self.goodbye_timeout_s = goodbye_timeout_s
         self.probe = probe
         self.rt: RealtimeClient | None = None

@@ -13,12 +13,18 @@ and at close, which saves two seeks a second per call). The first write comes af
 part of ``flush_ms``, so that calls which start together (a campaign, a benchmark) do not all
 write in the same few milliseconds of every second and stall the voice worker's loop. Agent
 audio scheduled more than ``max_ahead_ms`` beyond the clock is dropped and counted.
+
+With ``on_segment``, the same decoded audio is also handed over in segments of ``segment_ms``
+(``(call_ms, pcm)``, its start on the call's clock: ``offset_ms`` is where this stream starts in the
+call, non-zero when the call resumed on this host), for shipping to S3 as the call goes
+(``voice/segments.py``); the hand-over happens in those once-a-second writes, never per frame.
 """
 
 from __future__ import annotations
 
 import random
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +46,20 @@ class Recorder:
     * ``path`` — the WAV to write (its directory is created).
     * ``flush_ms`` — how much final audio to gather before writing it out.
     * ``max_ahead_ms`` — how far past the stream clock agent audio may be queued.
+    * ``on_segment`` — hears each ``segment_ms`` of written audio as ``(call_ms, pcm)``.
+    * ``offset_ms`` — where this stream's clock starts on the call's clock.
     """
 
-    def __init__(self, path: Path, *, flush_ms: int = 1000, max_ahead_ms: int = 120_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        flush_ms: int = 1000,
+        max_ahead_ms: int = 120_000,
+        on_segment: Callable[[int, bytes], None] | None = None,
+        segment_ms: int = 5000,
+        offset_ms: int = 0,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
@@ -60,6 +77,11 @@ class Recorder:
         self.dropped_ms = 0
         self.closed = False
         self._writes = 0
+        self._on_segment = on_segment
+        self._segment = bytearray()  # decoded stereo PCM not yet handed over
+        self._segment_at = 0  # sample index where it starts
+        self._segment_bytes = segment_ms * _PER_MS * 4
+        self._offset_ms = offset_ms
 
     @property
     def duration_ms(self) -> int:
@@ -104,6 +126,7 @@ class Recorder:
             self.clear(self._clock // _PER_MS)
             self._write(self._base + max(len(self._caller), len(self._agent)))
             self._wav.close()
+            self._hand_over()
         return self.path
 
     def _put(self, channel: bytearray, at: int, mulaw: bytes) -> None:
@@ -124,5 +147,17 @@ class Recorder:
         self._writes += 1
         # The header's length is rewritten (two seeks) every HEADER_EVERY writes and at close.
         write = self._wav.writeframes if self._writes % HEADER_EVERY == 1 else self._wav.writeframesraw
-        write(mulaw_decode(both.tobytes()).tobytes())
+        pcm = mulaw_decode(both.tobytes()).tobytes()
+        write(pcm)
+        if self._on_segment is not None:
+            if not self._segment:
+                self._segment_at = self._base
+            self._segment += pcm
+            if len(self._segment) >= self._segment_bytes:
+                self._hand_over()
         self._base = upto
+
+    def _hand_over(self) -> None:
+        if self._on_segment is not None and self._segment:
+            pcm, self._segment = bytes(self._segment), bytearray()
+            self._on_segment(self._offset_ms + self._segment_at // _PER_MS, pcm)

@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.commands import LiveCommands
 from workflows.failures import failure_kind
 
 with workflow.unsafe.imports_passed_through():
@@ -28,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         CallStatus,
         CallView,
         ConsentAnswer,
-        ConversationCommand,
         ConverseResult,
         DeliverInput,
         EndReason,
@@ -72,11 +72,12 @@ END_REASON_OUTCOME = {
 }
 
 
-@workflow.defn  # Transfers first: its _transfer, not the stub of Supervision
-class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
+@workflow.defn  # LiveCommands and Transfers first: their _command, _transfer, not the stubs of Supervision
+class CallWorkflow(LiveCommands, Transfers, ToolCalls, Resumes, CallRecord):
     def __init__(self) -> None:
         self._init_supervision()
         self._init_transfers()
+        self._init_commands()
         self._init_resumes()
         self.call_id = ""
         self.profile: AgentProfile | None = None
@@ -95,7 +96,7 @@ class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
         self.max_length_cut = False
         self.realtime_sessions: list[RealtimeSession] = []
         self.latency = LatencySlices()  # as the voice worker measures it, live; its final set at the end
-        self.command: ConversationCommand | None = None
+        self.recording_epoch: datetime | None = None  # the first stream's start: the recording's zero
         self.request: CallRequest | None = None
         self.started_at: datetime | None = None
         self.finished = False
@@ -156,13 +157,10 @@ class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
         if live is not None:
             live.cancel()
 
-    def _command(self, kind: str, line: str, reason: str) -> None:
-        seq = self.command.seq + 1 if self.command else 1
-        self.command = ConversationCommand(seq=seq, kind=kind, line=line, reason=reason)
-
     async def _archive(self, result: ConverseResult, started: datetime) -> ArchiveResult | None:
         assert self.profile is not None and self.stream is not None
-        if not result.recording_path:
+        lost_host = not result.recording_path  # the host died: what it shipped is all there is
+        if lost_host and not workflow.patched("archive-shipped-segments"):
             return None
         keep = bool(self.consent and self.consent.recording)
         try:
@@ -170,14 +168,14 @@ class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
                 "archive_recording" if keep else "delete_recording",
                 ArchiveInput(
                     call_id=self.call_id,
-                    recording_path=result.recording_path,
+                    recording_path=result.recording_path or "",
                     profile=self.profile.name,
                     consent=keep,
                     duration_s=result.duration_s,
                     started_at=started,
                 ),
                 result_type=ArchiveResult,
-                task_queue=f"voice-{self.stream.host}",  # the file lives on the host that recorded it
+                task_queue=workflow.info().task_queue if lost_host else f"voice-{self.stream.host}",
                 schedule_to_start_timeout=timedelta(seconds=60),
                 start_to_close_timeout=timedelta(seconds=120),
                 retry_policy=RetryPolicy(maximum_attempts=5),
@@ -300,6 +298,7 @@ class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
     def stream_attached(self, event: StreamAttached) -> None:
         if self.stream is None:
             self.stream = event
+            self.recording_epoch = event.started_at
             self.call_sid = self.call_sid or event.call_sid
         self.latest_stream = event  # a new stream mid-call is a resume (workflows/resume.py)
 
@@ -339,10 +338,6 @@ class CallWorkflow(Transfers, ToolCalls, Resumes, CallRecord):
     @workflow.query(name="tool_calls")
     def get_tool_calls(self) -> list[ToolResult]:
         return self.tool_results
-
-    @workflow.query(name="command")
-    def pending_command(self) -> ConversationCommand | None:
-        return self.command
 
     @workflow.query(name="status")
     def view(self) -> CallView:

@@ -31,7 +31,7 @@ class CallRecord:
     escalation: str | None
     transferred: bool
     max_length_cut: bool
-    command: ConversationCommand | None
+    commands: list[ConversationCommand]
     latency: LatencySlices
 
     async def _recorded(self, outcome: CallOutcome) -> CallOutcome:
@@ -49,8 +49,7 @@ class CallRecord:
             refused_tools=[r.call.name for r in self.rejections],
             escalated=self.escalation is not None,
             transferred=self.transferred,
-            max_length=self.max_length_cut
-            or (self.command is not None and self.command.reason == "max_length"),
+            max_length=self.max_length_cut or any(c.reason == "max_length" for c in self.commands),
             timezone=zone,
         )
         if facts.latency.empty():  # the voice worker's final set is empty: what it sent during the call

@@ -22,13 +22,14 @@ workflow and its other mixins define.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.commands import PUSH_PATCH
 from workflows.failures import failure_kind
 
 with workflow.unsafe.imports_passed_through():
@@ -67,7 +68,8 @@ class Resumes:
     transferred: bool
     transfer_ready: bool
     handover: Handover | None
-    command: ConversationCommand | None
+    commands: list[ConversationCommand]
+    recording_epoch: datetime | None
     caller_gone: bool
     finished: bool
     max_length_cut: bool
@@ -75,6 +77,7 @@ class Resumes:
 
     def _init_resumes(self) -> None:
         self.latest_stream: StreamAttached | None = None
+        self.pushing = False  # commands pushed to the live conversation (patched push-commands)
         self.resume_requests = 0  # streams that ended mid-call, as Twilio asked
         self.resumes = 0  # conversations started again on a new stream
         self.resume_gave_up = False
@@ -87,6 +90,7 @@ class Resumes:
     ) -> workflow.ActivityHandle[ConverseResult]:
         assert self.profile is not None
         inp = converse_input(self.call_id, self.profile, self._context())
+        inp = inp.model_copy(update={"recording_epoch": self.recording_epoch})  # the recording's clock
         if resume is not None:  # the agent carries on: no opening line
             inp = inp.model_copy(update={"opening_line": None, "resume": resume})
         return workflow.start_activity(
@@ -109,6 +113,9 @@ class Resumes:
     def _enforce_max_length(self, handle: Any) -> Any:
         raise NotImplementedError
 
+    def _push_commands(self, host: str) -> Any:
+        raise NotImplementedError
+
     async def _transfer_when_ready(self) -> None:
         raise NotImplementedError
 
@@ -121,6 +128,7 @@ class Resumes:
         transfer = asyncio.ensure_future(self._transfer_when_ready())
         limit = asyncio.ensure_future(self._enforce_max_length(None))
         resume: ResumeContext | None = None
+        self.pushing = workflow.patched(PUSH_PATCH)  # commands go to the host that holds the call
         try:
             while (result := await self._converse_on(self.stream, resume)) is None:
                 assert self.latest_stream is not None
@@ -142,7 +150,12 @@ class Resumes:
         """The conversation on the host that holds ``stream``: its result, or None when a new stream
         took the call over (the caller's line came back through another host)."""
         handle = self.live_converse = self._start_converse(stream.host, resume)
-        await workflow.wait_condition(lambda: handle.done() or self._moved(stream))
+        push = asyncio.ensure_future(self._push_commands(stream.host)) if self.pushing else None
+        try:
+            await workflow.wait_condition(lambda: handle.done() or self._moved(stream))
+        finally:
+            if push is not None:
+                push.cancel()  # a command cut off on its way is sent again to the next host
         if handle.done():
             try:
                 return handle.result()
@@ -168,7 +181,9 @@ class Resumes:
         assert self.profile is not None and self.stream is not None
         handle = workflow.start_activity(
             "converse",
-            converse_input(self.call_id, self.profile, self._context()),
+            converse_input(self.call_id, self.profile, self._context()).model_copy(
+                update={"recording_epoch": self.recording_epoch}  # the recording's clock
+            ),
             result_type=ConverseResult,
             task_queue=f"voice-{host}",
             schedule_to_start_timeout=timedelta(seconds=20),
@@ -179,6 +194,7 @@ class Resumes:
         )
         transfer = asyncio.ensure_future(self._transfer_when_ready())
         limit = asyncio.ensure_future(self._enforce_max_length(handle))
+        push = asyncio.ensure_future(self._push_commands(host)) if workflow.patched(PUSH_PATCH) else None
         try:
             return await handle
         except ActivityError as err:  # the voice worker died (heartbeat timeout) or the stream broke
@@ -188,6 +204,8 @@ class Resumes:
             return ConverseResult(end_reason=EndReason.STREAM_ERROR)
         finally:
             limit.cancel()
+            if push is not None:
+                push.cancel()
             in_flight = self.transfer_ready and self.transferred and not transfer.done()
             if in_flight and workflow.patched("transfer-not-cut"):
                 await transfer  # the hand-over is under way (its redirect ended the stream): let it finish
@@ -227,8 +245,9 @@ class Resumes:
             return "the caller hung up"
         if self.transferred or self.escalation is not None:
             return "the call is being transferred"
-        if self.command is not None and self.command.kind == "say_and_end":
-            return f"the call is ending ({self.command.reason})"
+        ending = [c for c in self.commands if c.kind == "say_and_end"]
+        if ending:
+            return f"the call is ending ({ending[-1].reason})"
         if any(r.ok and r.name == END_CALL for r in self.tool_results):
             return "the agent ended the call"
         if refused and self.profile.guardrails.on_consent_refused == "end_call":

@@ -25,6 +25,7 @@ from activities.contact import ContactActivities, FileDoNotCall, OptedOut
 from activities.delivery import DeliveryActivities
 from activities.digest import DigestActivities
 from activities.messaging import MessagingActivities
+from activities.recordings import RecordingActivities
 from activities.replies import understand_reply
 from activities.summary import SummaryActivities
 from activities.telephony import TelephonyActivities
@@ -62,6 +63,7 @@ def build_worker(
     )
     messaging = MessagingActivities(telephony.twilio, settings, people)
     digest = DigestActivities(settings)
+    recordings = RecordingActivities(settings)  # the shipped segments of a call whose host died
     activities: dict[str, Callable[..., Any]] = {
         "get_profile": get_profile,
         "run_tool": tools.run_tool,
@@ -77,6 +79,8 @@ def build_worker(
         "record_call": CallRecordActivities(settings).record_call,
         "gather_digest": digest.gather_digest,
         "send_digest": digest.send_digest,
+        "archive_recording": recordings.archive_recording,
+        "delete_recording": recordings.delete_recording,
     }
     return Worker(
         client,

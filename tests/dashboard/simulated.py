@@ -3,6 +3,8 @@ conversation is a scripted ``converse`` activity that runs (heartbeating) until 
 
 The test is the caller and the agent: it signals turns, runs consent and tool Updates, then ends
 the conversation. Telephony REST (hangup, transfer) is replaced by fakes that record what they got.
+The workflow's commands reach the conversation as on a voice worker (``deliver_command``), in
+``SimulatedCall.commands``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from temporalio.worker import Worker
 from activities.recordings import RecordingActivities
 from switchboard.config import Settings
 from switchboard.messages import (
+    ConversationCommand,
     ConverseInput,
     ConverseResult,
     EndReason,
@@ -34,6 +37,7 @@ from switchboard.messages import (
 )
 from switchboard.models import CallOutcome, CallRequest, Direction, LatencySlices, Speaker, Turn
 from voice.audio import write_wav
+from voice.live_commands import CommandActivities, LiveConversations
 from workflows.call import CallWorkflow
 from workflows.worker import build_worker
 
@@ -51,6 +55,7 @@ class SimulatedCall:
     handle: WorkflowHandle[CallWorkflow, CallOutcome]
     call_id: str
     end: asyncio.Future[EndReason]
+    commands: asyncio.Queue[ConversationCommand]
     transfers: list[TransferInput] = field(default_factory=list)
     clock_ms: int = 0
 
@@ -92,6 +97,8 @@ async def simulated_call(
     end: asyncio.Future[EndReason] = asyncio.get_running_loop().create_future()
     transfers: list[TransferInput] = []
     connected = asyncio.Event()
+    live = LiveConversations()
+    commands = live.open(call_id)  # the conversation's queue, before the workflow's first command
 
     @activity.defn(name="converse")
     async def converse(inp: ConverseInput) -> ConverseResult:
@@ -99,6 +106,7 @@ async def simulated_call(
         while not end.done():  # a live conversation heartbeats until it ends
             activity.heartbeat()
             await asyncio.wait([end], timeout=1.0)
+        live.close(inp.call_id)
         write_wav(wav, [tone(440, recording_s), tone(660, recording_s)], RATE)
         return ConverseResult(end_reason=end.result(), recording_path=str(wav), duration_s=recording_s)
 
@@ -118,7 +126,12 @@ async def simulated_call(
     voice = Worker(
         client,
         task_queue=f"voice-{host}",
-        activities=[converse, recordings.archive_recording, recordings.delete_recording],
+        activities=[
+            converse,
+            CommandActivities(live).deliver_command,
+            recordings.archive_recording,
+            recordings.delete_recording,
+        ],
     )
     fakes: dict[str, Callable[..., Any]] = {"transfer": transfer, "hangup": hangup}
     fakes |= dict(overrides or {})
@@ -138,7 +151,7 @@ async def simulated_call(
         )
         await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
         await asyncio.wait_for(connected.wait(), 30)  # the caller is on the line: the agent speaks first
-        call = SimulatedCall(handle=handle, call_id=call_id, end=end, transfers=transfers)
+        call = SimulatedCall(handle=handle, call_id=call_id, end=end, commands=commands, transfers=transfers)
         try:
             yield call
         finally:

@@ -148,8 +148,8 @@ async def test_end_call_from_the_dashboard(
         await call.handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
         await card.locator(".consent", has_text="granted").wait_for()
         assert "end call: accepted" in await act(card, 2, {})
-        command = await call.handle.query(CallWorkflow.pending_command)
-        assert command is not None and command.kind == "say_and_end" and command.reason == "supervisor"
+        command = await asyncio.wait_for(call.commands.get(), 10)  # pushed to the live conversation
+        assert command.kind == "say_and_end" and command.reason == "supervisor"
         await call.finish(EndReason.AGENT_ENDED)
         await page.locator(f"#call-{call.call_id}.ended").wait_for()
         assert await card.locator("button").first.is_disabled()

@@ -107,14 +107,20 @@ def test_secrets_reach_the_hosts_by_arn_and_each_role_gets_only_its_own() -> Non
 
 
 def test_the_voice_task_writes_recordings_encrypted_and_nothing_else() -> None:
-    policies = resources()["VoiceTaskRole"]["Properties"]["Policies"]
-    statements = [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+    role = resources()["VoiceTaskRole"]["Properties"]
+    assert {"!Ref": "RecordingsWrite"} in role["ManagedPolicyArns"]
+    recordings = resources()["RecordingsWrite"]["Properties"]["PolicyDocument"]["Statement"]
+    statements = recordings + [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     actions = {
         a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert actions == {
         "s3:PutObject",
         "s3:GetObject",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "cloudwatch:PutMetricData",
@@ -122,6 +128,10 @@ def test_the_voice_task_writes_recordings_encrypted_and_nothing_else() -> None:
     put = next(s for s in statements if s["Action"] == "s3:PutObject")
     assert put["Condition"]["StringEquals"]["s3:x-amz-server-side-encryption"] == "aws:kms"
     assert put["Resource"] == {"!Sub": "${RecordingsBucket.Arn}/recordings/*"}
+    delete = next(s for s in statements if "s3:DeleteObjectVersion" in s["Action"])
+    assert delete["Resource"] == {"!Sub": "${RecordingsBucket.Arn}/recordings/segments/*"}  # never an archive
+    # The workflow workers archive (or delete) what a dead voice host shipped.
+    assert {"!Ref": "RecordingsWrite"} in resources()["WorkerTaskRole"]["Properties"]["ManagedPolicyArns"]
 
 
 def test_each_side_is_given_the_others_public_url() -> None:

@@ -23,6 +23,7 @@ from switchboard.config import Settings
 from switchboard.history import data_payloads
 from switchboard.models import CallOutcome, Outcome
 from switchboard.people import person_id
+from switchboard.recording_segments import list_segments, segment_prefix
 from switchboard.temporal import person_keys
 from tests.support.log_scan import personal_data, privacy_leaks
 from workflows.call import CallWorkflow
@@ -172,6 +173,11 @@ async def test_booking_call_end_to_end(
     key_id, scopes, recordings = person_keys(settings).holdings(person_id(CALLER, "local-person-pepper"))
     assert key_id == under.pop().decode() and f"call-{sid}" in scopes
     assert outcome.recording_key in recordings  # noted for erasure by the archive activity
+    # It was shipped in segments as the call went (noted for erasure too), joined by the archive,
+    # and the segments are gone.
+    assert int(head["Metadata"]["segments"]) >= 2
+    assert segment_prefix(f"call-{sid}") in recordings
+    assert not list_segments(aws.client("s3", settings), settings.recordings_bucket, f"call-{sid}")
 
 
 async def test_no_service_logs_the_callers_personal_data(

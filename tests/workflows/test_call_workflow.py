@@ -25,6 +25,7 @@ from switchboard.config import Settings
 from switchboard.costs import TokenUsage
 from switchboard.messages import (
     ConsentAnswer,
+    ConversationCommand,
     ConverseInput,
     ConverseResult,
     EndReason,
@@ -44,6 +45,7 @@ from switchboard.models import (
     Turn,
 )
 from voice.audio import write_wav
+from voice.live_commands import CommandActivities, LiveConversations
 from workflows.call import CallWorkflow
 from workflows.worker import build_worker
 
@@ -109,16 +111,23 @@ async def run_call(
     keyed: bool = False,
     usage: TokenUsage | None = None,
     duration_s: float = 1.0,
+    live: LiveConversations | None = None,
 ) -> CallOutcome:
-    """Run a call whose conversation is ``script``; ``converse`` reports ``usage`` over ``duration_s``."""
+    """Run a call whose conversation is ``script``; ``converse`` reports ``usage`` over ``duration_s``;
+    the workflow's commands reach it through ``live``, as on a voice worker."""
     host = f"test-{uuid.uuid4().hex[:6]}"
     wav = tmp_path / "call.wav"
+    live = live if live is not None else LiveConversations()
 
     @activity.defn(name="converse")
     async def converse(inp: ConverseInput) -> ConverseResult:
         handle = client.get_workflow_handle_for(CallWorkflow.run, inp.call_id)
         write_wav(wav, [np.zeros(8000, np.int16), np.zeros(8000, np.int16)], 8000)
-        reason = await script(handle)
+        live.open(inp.call_id)
+        try:
+            reason = await script(handle)
+        finally:
+            live.close(inp.call_id)
         return ConverseResult(
             end_reason=reason, recording_path=str(wav), duration_s=duration_s, usage=usage or TokenUsage()
         )
@@ -127,7 +136,12 @@ async def run_call(
     voice = Worker(
         client,
         task_queue=f"voice-{host}",
-        activities=[converse, recordings.archive_recording, recordings.delete_recording],
+        activities=[
+            converse,
+            CommandActivities(live).deliver_command,
+            recordings.archive_recording,
+            recordings.delete_recording,
+        ],
     )
     async with build_worker(client, settings, overrides=overrides), voice:
         handle = await start_call(client, settings, profile, caller=caller, keyed=keyed)
@@ -135,6 +149,18 @@ async def run_call(
         outcome = await handle.result()
         await export_history(handle)
         return outcome
+
+
+class OpenedConversations(LiveConversations):
+    """The voice worker's registry, keeping each conversation's command queue for the test to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queues: dict[str, asyncio.Queue[ConversationCommand]] = {}
+
+    def open(self, call_id: str) -> asyncio.Queue[ConversationCommand]:
+        self.queues[call_id] = super().open(call_id)
+        return self.queues[call_id]
 
 
 async def export_history(handle: WorkflowHandle[Any, Any]) -> None:
@@ -283,13 +309,15 @@ async def test_supervisor_whispers_approves_and_rejects(
     async def held_profile(name: str) -> AgentProfile:
         return profile
 
+    live = OpenedConversations()
+
     async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
         await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
         await handle.execute_update(
             CallWorkflow.supervise, SupervisorAction(kind="whisper", text="Offer a callback")
         )
-        command = await handle.query(CallWorkflow.pending_command)
-        assert command is not None and command.kind == "whisper" and command.line == "Offer a callback"
+        command = await asyncio.wait_for(live.queues[handle.id].get(), 10)  # pushed, not polled
+        assert command.kind == "whisper" and command.line == "Offer a callback"
 
         async def decide(kind: Literal["approve", "reject"]) -> None:
             for _ in range(200):
@@ -323,6 +351,7 @@ async def test_supervisor_whispers_approves_and_rejects(
         script,
         profile="job_status",
         overrides={"get_profile": held_profile},
+        live=live,
     )
     assert [r.ok for r in outcome.tool_results if r.name == "add_job_note"] == [True, False]
 
@@ -345,3 +374,67 @@ async def test_unanswered_call_records_its_outcome_and_sends_nothing(
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
     assert scheduled == ["record_call"]  # neither summarise nor deliver: only the call's record
+
+
+async def test_commands_are_pushed_to_the_live_conversation_in_order(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    """Whispers and a supervisor's end reach the conversation through ``deliver_command`` on its
+    host, once each and in order: the conversation never queries the workflow."""
+    from switchboard.messages import SupervisorAction
+
+    live = OpenedConversations()
+    got: list[ConversationCommand] = []
+
+    async def script(handle: WorkflowHandle[CallWorkflow, CallOutcome]) -> EndReason:
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
+        for text in ("Offer a callback", "Mention the weekend hours"):
+            await handle.execute_update(CallWorkflow.supervise, SupervisorAction(kind="whisper", text=text))
+        await handle.execute_update(CallWorkflow.supervise, SupervisorAction(kind="end_call"))
+        while not got or got[-1].kind != "say_and_end":
+            got.append(await asyncio.wait_for(live.queues[handle.id].get(), 10))
+        return EndReason.AGENT_ENDED
+
+    await run_call(temporal_client, stack, tmp_path, script, live=live)
+    assert [(c.seq, c.kind) for c in got] == [(1, "whisper"), (2, "whisper"), (3, "say_and_end")]
+    assert got[1].line == "Mention the weekend hours"
+
+
+async def test_a_call_whose_host_died_archives_what_it_shipped(
+    temporal_client: Client, stack: Settings, tmp_path: Path
+) -> None:
+    """The voice host dies mid-call: its file is gone, but the segments it shipped are archived
+    (joined) by the workflow's own worker, under the caller's consent."""
+    from switchboard.recording_segments import from_wav, list_segments
+    from voice.recorder import Recorder
+    from voice.segments import SegmentShipper
+
+    host = f"test-{uuid.uuid4().hex[:6]}"
+    shipper = SegmentShipper(stack.model_copy(update={"host": host}), processes=1)
+
+    @activity.defn(name="converse")
+    async def converse(inp: ConverseInput) -> ConverseResult:
+        handle = client.get_workflow_handle_for(CallWorkflow.run, inp.call_id)
+        await handle.execute_update(CallWorkflow.record_consent, ConsentAnswer(granted=True))
+        rec = Recorder(tmp_path / "lost.wav", on_segment=shipper.sink(inp.call_id))
+        for ts in range(0, 6000, 20):
+            rec.caller_audio(ts, b"\x00" * 160)  # loud μ-law: not silence
+        await shipper.drain(inp.call_id)  # what was shipped before the host died
+        raise RuntimeError("the host died")  # (the file never reaches an archive)
+
+    client = temporal_client
+    voice = Worker(client, task_queue=f"voice-{host}", activities=[converse])
+    try:
+        async with build_worker(client, stack), voice:
+            handle = await start_call(client, stack)
+            await handle.signal(CallWorkflow.stream_attached, StreamAttached(host=host, stream_sid="MZ1"))
+            outcome = await handle.result()
+            await export_history(handle)
+    finally:
+        shipper.close()
+    assert outcome.outcome == Outcome.DROPPED and outcome.recording_key
+    s3 = aws.client("s3", stack)
+    body = s3.get_object(Bucket=stack.recordings_bucket, Key=outcome.recording_key)["Body"].read()
+    caller = np.frombuffer(from_wav(body), dtype="<i2").reshape(-1, 2)[:, 0]
+    assert len(caller) >= 5000 * 8 and np.abs(caller[: 5000 * 8]).min() > 1000  # the shipped part
+    assert not list_segments(s3, stack.recordings_bucket, outcome.call_id)

@@ -31,7 +31,6 @@ from switchboard.messages import (
     CallbackOutcome,
     CallbackPolicy,
     CallbackRequest,
-    ConversationCommand,
     ConverseInput,
     ConverseResult,
     DialInput,
@@ -43,6 +42,7 @@ from switchboard.messages import (
 )
 from switchboard.models import Lead, Outcome
 from switchboard.temporal import connect_client
+from voice.live_commands import CommandActivities, LiveConversations
 from workflows.callback import OutboundCallbackWorkflow
 from workflows.worker import build_worker
 
@@ -72,6 +72,7 @@ class ScriptedNetwork:
         self.plan = plan
         self.host = f"test-{uuid.uuid4().hex[:6]}"
         self.voicemail_lines: list[str] = []
+        self.live = LiveConversations()
 
     @activity.defn(name="dial")
     async def dial(self, req: DialInput) -> DialResult:
@@ -95,18 +96,21 @@ class ScriptedNetwork:
 
     @activity.defn(name="converse")
     async def converse(self, inp: ConverseInput) -> ConverseResult:
-        handle = self.client.get_workflow_handle(inp.call_id)
-        for _ in range(40):  # a voicemail: the workflow asks for the message, then the call ends
-            command = await handle.query("command", result_type=ConversationCommand | None)  # type: ignore[arg-type]
-            if command is not None and command.reason == "voicemail":
+        commands = self.live.open(inp.call_id)
+        try:  # a voicemail: the workflow pushes the message, then the call ends
+            command = await asyncio.wait_for(commands.get(), 2.0)
+            if command.reason == "voicemail":
                 self.voicemail_lines.append(command.line)
-                break
-            await asyncio.sleep(0.05)
+        except TimeoutError:
+            pass
+        finally:
+            self.live.close(inp.call_id)
         return ConverseResult(end_reason=EndReason.AGENT_ENDED)
 
     def workers(self, settings: Settings) -> tuple[Worker, Worker]:
         main = build_worker(self.client, settings, overrides={"dial": self.dial, "hangup": self.hangup})
-        voice = Worker(self.client, task_queue=f"voice-{self.host}", activities=[self.converse])
+        deliver = CommandActivities(self.live).deliver_command
+        voice = Worker(self.client, task_queue=f"voice-{self.host}", activities=[self.converse, deliver])
         return main, voice
 
 
