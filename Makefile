@@ -141,6 +141,7 @@ bench: install haproxy
 	$(VENV)/bin/python -m bench.bench_overview
 	$(VENV)/bin/python -m bench.bench_resume
 	$(VENV)/bin/python -m bench.bench_commands
+	$(VENV)/bin/python -m bench.bench_hearing
 
 clean: down
 	rm -rf .local .aws-sam .pytest_cache .mypy_cache .ruff_cache

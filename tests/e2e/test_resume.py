@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
@@ -32,9 +33,11 @@ from infra.phone.heard import resume_delays_ms, resume_gaps_ms
 from infra.stack import Stack
 from infra.testing import isolated_settings, running_stack
 from infra.voice_pool import worker_settings
+from switchboard import aws
 from switchboard.audit import fetch_timeline
 from switchboard.config import Settings
 from switchboard.models import CallOutcome, Outcome
+from switchboard.recording_segments import from_wav, list_segments
 from switchboard.temporal import connect_client
 from tests.e2e.test_booking_call import CALLER, CLINIC, booking_script, next_weekday_name
 from workflows.call import CallWorkflow
@@ -224,7 +227,34 @@ async def test_a_booking_call_resumes_on_the_other_worker_when_its_worker_is_kil
     assert next(e.title for e in timeline if e.kind == "resume") == "stream lost: resumed on a new one"
     assert len(call["streams"]) == 2 and call["streams"][0]["reason"] == "socket_dropped", call["streams"]
     assert len(delays) == 1 and delays[0] < 8000, delays  # bench/bench_resume.py measures it properly
+    assert_recording_covers_both_parts(settings, outcome, call)
     await stack.up()  # the killed worker back for the next test
+
+
+def assert_recording_covers_both_parts(
+    settings: Settings, outcome: CallOutcome, call: dict[str, Any]
+) -> None:
+    """The archived recording is the call's, before and after the kill, on the call's clock: the
+    first part (shipped in segments by the killed worker) holds the disclosure, the second part
+    (the other worker's) the rest, and the shipped segments are gone."""
+    assert outcome.recording_key is not None
+    s3 = aws.client("s3", settings)
+    stored = s3.get_object(Bucket=settings.recordings_bucket, Key=outcome.recording_key)
+    assert int(stored["Metadata"]["segments"]) >= 2
+    pcm = np.frombuffer(from_wav(stored["Body"].read()), dtype="<i2").reshape(-1, 2)  # caller, agent
+    per_s = 8000
+    starts = [e["at_ms"] for e in call["events"] if e["kind"] == "stream_connecting"]
+    ends = [e["at_ms"] for e in call["events"] if e["kind"] == "stream_ended"]
+    resumed_at_s, ended_at_s = (starts[1] - starts[0]) / 1000, (ends[-1] - starts[0]) / 1000
+    assert len(pcm) / per_s >= ended_at_s - 3, (len(pcm) / per_s, ended_at_s)  # up to the call's end
+
+    def loud(a: float, b: float) -> bool:
+        part = pcm[int(a * per_s) : int(b * per_s)].astype(np.float64)
+        return bool(len(part)) and float(np.sqrt((part**2).mean())) > 100
+
+    assert loud(0, min(8, resumed_at_s)), "the part before the kill is missing"  # the disclosure
+    assert loud(resumed_at_s, ended_at_s), "the part after the resume is missing"
+    assert not list_segments(s3, settings.recordings_bucket, outcome.call_id)
 
 
 @pytest.mark.slow  # two calls, one a whole booking: make evals
