@@ -38,7 +38,9 @@ class _Handle:
             call_id=arg.tool_call_id or "", name="record_consent", ok=True, output={"granted": True}
         )
 
-    def execute_update(self, name: str, arg: ConsentAnswer, result_type: object = None) -> object:
+    def execute_update(
+        self, name: str, arg: ConsentAnswer, result_type: object = None, id: str | None = None
+    ) -> object:
         self.updates.append((name, arg))
         return self._answer(arg)
 
