@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("voice.__main__", "voice.live_calls", "workflows.worker")
 
@@ -23,6 +25,7 @@ def image_sources() -> list[str]:
     return [src for line in lines if line.startswith("COPY ") for src in line.split()[1:-1]]
 
 
+@pytest.mark.slow  # ~40 s building a venv: make evals (the locks stay checked in make test: test_lock.py)
 def test_the_host_install_script_makes_an_environment_that_imports_both_workers(tmp_path: Path) -> None:
     # The image's build context: only what the Dockerfile copies (and no build/ left in this tree).
     context = tmp_path / "src"
