@@ -104,7 +104,7 @@ async def one_kill(settings: Settings, stack: Stack, client: Client, sim: SimCli
     await asyncio.sleep(0.4)  # the agent is answering the consent ("Thank you. How can I help?")
     pid = stack.pid(f"voice-{holder}")
     assert pid is not None
-    os.kill(pid, signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)  # the whole host: the worker and its segment uploaders
     await asyncio.to_thread(os.waitpid, pid, 0)
     restart = asyncio.create_task(stack.up())  # back for the next call, while this one goes on
     call = await sim.wait(sid, timeout_s=180)

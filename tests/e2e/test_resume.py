@@ -155,9 +155,14 @@ async def finish(sim: SimClient, client: Client, sid: str) -> tuple[dict[str, An
 
 
 def kill(stack: Stack, name: str, sig: signal.Signals) -> int:
+    """SIGKILL takes the whole host (the worker's process group: its segment uploaders too);
+    SIGTERM goes to the worker alone, as a container stop sends it to its main process."""
     pid = stack.pid(name)
     assert pid is not None
-    os.kill(pid, sig)
+    if sig == signal.SIGKILL:
+        os.killpg(pid, sig)
+    else:
+        os.kill(pid, sig)
     return pid
 
 
