@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from opentelemetry import context as otel_context
 from opentelemetry.util.types import AttributeValue
@@ -50,6 +51,17 @@ _UNAVAILABLE = {
 
 class TemporalUnavailable(RuntimeError):
     """Temporal could not be reached within the deadline; nothing was started or signalled."""
+
+
+def retry_later() -> Response[str]:
+    """A webhook refused while Temporal is unreachable: 503 with ``Retry-After`` (Twilio and
+    API Gateway clients retry it), nothing changed."""
+    return Response(
+        status_code=503,
+        content_type=content_types.TEXT_PLAIN,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+        body="",
+    )
 
 
 @cache

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from functions._runtime import RETRY_AFTER_S, TemporalRuntime, TemporalUnavailable, person_of, secret, traced
+from functions._runtime import TemporalRuntime, TemporalUnavailable, person_of, retry_later, secret, traced
 from functions._twilio import signed_params, twiml_response
 from functions._twilio import workflow_id as webhook_workflow
 from switchboard.config import get_settings
@@ -136,14 +136,9 @@ def text_status() -> Response[str]:
 
 
 @app.exception_handler(TemporalUnavailable)
-def temporal_unavailable(err: TemporalUnavailable) -> Response:
+def temporal_unavailable(err: TemporalUnavailable) -> Response[str]:
     logger.warning("Temporal unavailable; the webhook is refused for a retry", extra={"error": str(err)})
-    return Response(
-        status_code=503,
-        content_type=content_types.TEXT_PLAIN,
-        headers={"Retry-After": str(RETRY_AFTER_S)},
-        body="",
-    )
+    return retry_later()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

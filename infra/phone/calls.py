@@ -15,6 +15,8 @@ from email.utils import format_datetime
 from enum import StrEnum
 from typing import Any
 
+from aiohttp import web
+
 API_VERSION = "2010-04-01"
 
 
@@ -183,3 +185,11 @@ class CallRegistry:
 
     def all(self) -> list[Call]:
         return list(self._calls.values())
+
+
+def twilio_page(request: web.Request, key: str, items: list[dict[str, Any]]) -> web.Response:
+    """One page of a Twilio list resource (the SDK reads ``key`` and the paging fields): all of it."""
+    uri = f"{request.path}?PageSize=50&Page=0"
+    page = {"end": max(len(items) - 1, 0), "first_page_uri": uri, "next_page_uri": None, "page": 0}
+    page |= {"page_size": 50, "previous_page_uri": None, "start": 0, "uri": uri}
+    return web.json_response({key: items, **page})

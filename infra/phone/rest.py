@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from infra.phone.calls import API_VERSION, CallOptions
+from infra.phone.calls import API_VERSION, CallOptions, twilio_page
 from infra.phone.network import PhoneError, PhoneNetwork
 
 NETWORK: web.AppKey[PhoneNetwork] = web.AppKey("network", PhoneNetwork)
@@ -115,20 +115,7 @@ async def list_calls(request: web.Request) -> web.Response:
     calls = [c.resource() for c in reversed(network.calls.all())]
     to, status = request.query.get("To"), request.query.get("Status")
     calls = [c for c in calls if (to is None or c["to"] == to) and (status is None or c["status"] == status)]
-    uri = request.path
-    return web.json_response(
-        {
-            "calls": calls,
-            "end": max(len(calls) - 1, 0),
-            "first_page_uri": f"{uri}?PageSize=50&Page=0",
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": 50,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": f"{uri}?PageSize=50&Page=0",
-        }
-    )
+    return twilio_page(request, "calls", calls)
 
 
 def add_routes(app: web.Application) -> None:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from infra.phone.callbacks import Delivery, Webhooks
 from infra.phone.callee import CalleeBook
-from infra.phone.calls import API_VERSION, new_sid, rfc2822
+from infra.phone.calls import API_VERSION, new_sid, rfc2822, twilio_page
 from infra.phone.script import Reply, load_script
 
 log = logging.getLogger("infra.phone.texts")
@@ -244,20 +244,7 @@ async def fetch_message(request: web.Request) -> web.Response:
 async def list_messages(request: web.Request) -> web.Response:
     to = request.query.get("To")
     found = [m.resource() for m in reversed(request.app[TEXTS].messages) if to is None or m.to == to]
-    uri = request.path
-    return web.json_response(
-        {
-            "messages": found,
-            "end": max(len(found) - 1, 0),
-            "first_page_uri": f"{uri}?PageSize=50&Page=0",
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": 50,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": f"{uri}?PageSize=50&Page=0",
-        }
-    )
+    return twilio_page(request, "messages", found)
 
 
 async def sim_send(request: web.Request) -> web.Response:
