@@ -196,28 +196,6 @@ def worker(settings: Settings) -> ServiceSpec:
     )
 
 
-def voice(settings: Settings, name: str = "voice") -> ServiceSpec:
-    """A voice worker: media server plus the voice host's Temporal worker (its host and port as in
-    ``settings``; ``infra.voice_pool`` runs several behind haproxy)."""
-    port = settings.ports.voice
-    media_ok = http_ok(f"http://{LOCAL_HOST}:{port}/healthz")
-    worker_ready = ready_check(settings, f"voice-{settings.host}")
-
-    async def healthy() -> bool:
-        return await worker_ready() and await media_ok()
-
-    return ServiceSpec(
-        name=name,
-        argv=[sys.executable, "-m", "voice"],
-        port=port,
-        url=f"ws://{LOCAL_HOST}:{port}/media-stream  (task queue {settings.voice_task_queue!r})",
-        health=healthy,
-        env=settings.to_env(),
-        ready_timeout_s=60.0,
-        description="voice worker: Twilio media streams ⇄ Realtime, recordings",
-    )
-
-
 def call_stack(
     settings: Settings,
     *,

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 
 import httpx
 
-from infra import services
 from infra.stack import ServiceSpec, http_ok
 from switchboard.config import LOCAL_HOST, Settings
+from switchboard.readiness import ready_check
 
 __all__ = [
     "HAPROXY",
     "WorkerView",
     "haproxy_config",
     "pool_settings",
+    "voice",
     "voice_services",
     "worker_settings",
     "worker_views",
@@ -110,8 +112,8 @@ def voice_services(settings: Settings, workers: int | None = None) -> list[Servi
     """The voice workers, and haproxy in front of them when there is more than one."""
     pool = pool_settings(settings, workers)
     if len(pool) == 1:
-        return [services.voice(settings)]
-    specs = [services.voice(w, name=f"voice-{i}") for i, w in enumerate(pool, start=1)]
+        return [voice(settings)]
+    specs = [voice(w, name=f"voice-{i}") for i, w in enumerate(pool, start=1)]
     return [*specs, _balancer(settings, pool)]
 
 
@@ -144,3 +146,25 @@ async def worker_views(settings: Settings) -> list[WorkerView]:
                 WorkerView(w.host, w.ports.voice, health, int(float(found.group(1))) if found else None)
             )
     return views
+
+
+def voice(settings: Settings, name: str = "voice") -> ServiceSpec:
+    """A voice worker: media server plus the voice host's Temporal worker (its host and port as in
+    ``settings``; :func:`voice_services` runs several behind haproxy)."""
+    port = settings.ports.voice
+    media_ok = http_ok(f"http://{LOCAL_HOST}:{port}/healthz")
+    worker_ready = ready_check(settings, f"voice-{settings.host}")
+
+    async def healthy() -> bool:
+        return await worker_ready() and await media_ok()
+
+    return ServiceSpec(
+        name=name,
+        argv=[sys.executable, "-m", "voice"],
+        port=port,
+        url=f"ws://{LOCAL_HOST}:{port}/media-stream  (task queue {settings.voice_task_queue!r})",
+        health=healthy,
+        env=settings.to_env(),
+        ready_timeout_s=60.0,
+        description="voice worker: Twilio media streams ⇄ Realtime, recordings",
+    )

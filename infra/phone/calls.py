@@ -7,6 +7,7 @@ in Twilio's JSON shape, so the SDK's ``CallInstance`` reads every field it expec
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 from aiohttp import web
 
 API_VERSION = "2010-04-01"
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")  # a phone number as Twilio takes it
 
 
 class CallStatus(StrEnum):

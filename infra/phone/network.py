@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.phone.callbacks import Webhooks
 from infra.phone.callee import Callee, CalleeBook
-from infra.phone.calls import Call, CallOptions, CallRegistry, new_sid
+from infra.phone.calls import E164, Call, CallOptions, CallRegistry, new_sid
 from infra.phone.context import NetworkContext
 from infra.phone.performer import Speech
 from infra.phone.run import CallRun
 from infra.phone.texts import Texts
-
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class PhoneError(Exception):

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from infra.phone.callbacks import Delivery, Webhooks
 from infra.phone.callee import CalleeBook
-from infra.phone.calls import API_VERSION, new_sid, rfc2822, twilio_page
+from infra.phone.calls import API_VERSION, E164, new_sid, rfc2822, twilio_page
 from infra.phone.script import Reply, load_script
 
 log = logging.getLogger("infra.phone.texts")
@@ -98,7 +98,6 @@ class Texts:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def create(self, to: str, from_: str, body: str, status_callback: str | None) -> Message:
-        from infra.phone.network import E164
 
         if not to or not E164.match(to):
             raise TextError(400, 21211, "The 'To' number is not a valid phone number.")
