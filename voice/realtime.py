@@ -59,7 +59,6 @@ __all__ = [
     "read_server_frame",
     "send_texts",
     "session_config",
-    "transcription_prompt",
     "turn_detection_config",
 ]
 
@@ -230,16 +229,11 @@ def turn_detection_config(td: TurnDetection, *, interrupt_response: bool | None 
     }
 
 
-def transcription_prompt(profile: AgentProfile) -> str:
-    """What the caller's speech is transcribed against: the profile's own prompt, else one sentence
-    of its job (a call's topic words: on the bank's caller lines it took Whisper tiny.en from 11.5
-    to 9.6 % WER, lines with digits 12.8 → 9.0 %; ``bench/bench_hearing.py``)."""
-    return profile.transcription_prompt or f"A phone call to the line that can {profile.job}."
-
-
 def session_config(profile: AgentProfile) -> dict[str, Any]:
     """The ``session`` of the opening ``session.update``: μ-law both ways, so audio passes through."""
-    transcription = {"model": TRANSCRIPTION_MODEL, "prompt": transcription_prompt(profile)}
+    transcription: dict[str, str] = {"model": TRANSCRIPTION_MODEL}
+    if profile.transcription_prompt:
+        transcription["prompt"] = profile.transcription_prompt
     return {
         "type": "realtime",
         "output_modalities": ["audio"],

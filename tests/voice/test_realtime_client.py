@@ -86,10 +86,7 @@ async def test_connects_ga_only_and_configures_the_session(server: tuple[Scripte
     assert (
         session["audio"]["input"]["format"] == {"type": "audio/pcmu"} == session["audio"]["output"]["format"]
     )
-    assert session["audio"]["input"]["transcription"] == {
-        "model": "gpt-4o-mini-transcribe",
-        "prompt": "A phone call to the line that can testing.",  # the profile's job, as no prompt of its own
-    }
+    assert session["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
     assert session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
     assert [t["name"] for t in session["tools"]] == ["end_call", "book"]
     assert all(t["type"] == "function" and "parameters" in t for t in session["tools"])
@@ -223,8 +220,5 @@ def test_a_profiles_transcription_prompt_goes_into_the_session() -> None:
     session = session_config(profile)
     assert session["audio"]["input"]["transcription"]["prompt"] == profile.transcription_prompt
     assert_client_event({"type": "session.update", "session": session})  # the SDK's GA shape
-    plain = session_config(profile.model_copy(update={"transcription_prompt": None}))  # none of its own
-    assert (
-        plain["audio"]["input"]["transcription"]["prompt"]
-        == f"A phone call to the line that can {profile.job}."
-    )
+    plain = session_config(profile.model_copy(update={"transcription_prompt": None}))
+    assert "prompt" not in plain["audio"]["input"]["transcription"]
