@@ -181,26 +181,23 @@ class Executor:
         if verb.action is None:
             return True
         delivery = Delivery("dial-action", verb.action, verb.method, call_params(self.call) | result.params())
-        try:
-            verbs = await self.ctx.webhooks.document(delivery, call_sid=self.call.sid)
-        except twiml.TwimlError as exc:
-            log.warning("call %s: the dial action's TwiML is unusable: %s", self.call.sid, exc)
-            self.call.note("application_error", error=str(exc))
-            return False
-        finally:
-            self.outbox.delivered.append(delivery)
-        await self.run(verbs)
-        return False  # the action's document took the place of the rest
+        return await self._follow(delivery, "the dial action")
 
     async def _redirect(self, verb: twiml.Redirect) -> bool:
         """Fetch the document at the URL (a signed webhook with the call's parameters) and run it
         in place of the rest of this one."""
         self.call.note("redirect_verb")
-        delivery = Delivery("redirect", verb.url, verb.method, call_params(self.call))
+        return await self._follow(
+            Delivery("redirect", verb.url, verb.method, call_params(self.call)), "the redirect"
+        )
+
+    async def _follow(self, delivery: Delivery, what: str) -> bool:
+        """Fetch the TwiML ``delivery`` asks for and run it in place of the rest of this document
+        (always False: nothing after the verb that led here runs)."""
         try:
             verbs = await self.ctx.webhooks.document(delivery, call_sid=self.call.sid)
         except twiml.TwimlError as exc:
-            log.warning("call %s: the redirect's TwiML is unusable: %s", self.call.sid, exc)
+            log.warning("call %s: %s's TwiML is unusable: %s", self.call.sid, what, exc)
             self.call.note("application_error", error=str(exc))
             return False
         finally:
