@@ -263,10 +263,18 @@ def silences(turns: Sequence[TurnTiming]) -> list[int]:
     return gaps
 
 
-def compute_flags(facts: CallFacts) -> list[Flag]:
-    """The reasons a person should hear this call, in ``Flag`` order (empty for a clean call)."""
-    first_audio = [*facts.latency.turn_to_first_audio_ms]
-    first_audio += [t.first_audio_ms for t in facts.turns if t.first_audio_ms is not None]
+def first_audio_ms(facts: CallFacts) -> list[float]:
+    """Each answer's first-audio time: the voice worker's latency slice, else the turns' own."""
+    return facts.latency.turn_to_first_audio_ms or [
+        t.first_audio_ms for t in facts.turns if t.first_audio_ms is not None
+    ]
+
+
+def compute_flags(facts: CallFacts, gaps: Sequence[int] | None = None) -> list[Flag]:
+    """The reasons a person should hear this call, in ``Flag`` order (empty for a clean call);
+    ``gaps``: its silences, when the caller has them already."""
+    first_audio = first_audio_ms(facts)
+    gaps = silences(facts.turns) if gaps is None else gaps
     found = {
         Flag.ESCALATED: facts.escalated or facts.transferred or facts.outcome in ESCALATED_OUTCOMES,
         Flag.TOOL_REFUSED: bool(facts.refused_tools),
@@ -277,7 +285,7 @@ def compute_flags(facts: CallFacts) -> list[Flag]:
         Flag.DROPPED: facts.outcome == Outcome.DROPPED
         or any(e in TROUBLED_SESSION for e in facts.realtime_events),
         Flag.MAX_LENGTH: facts.max_length or facts.outcome == Outcome.TIMED_OUT,
-        Flag.LONG_SILENCE: any(gap >= LONG_SILENCE_MS for gap in silences(facts.turns)),
+        Flag.LONG_SILENCE: any(gap >= LONG_SILENCE_MS for gap in gaps),
     }
     return [flag for flag in Flag if found[flag]]
 
@@ -298,12 +306,10 @@ def build_record(facts: CallFacts, default_zone: str) -> CallRecord:
         tally.failures += 0 if use.ok else 1
     for name in facts.refused_tools:
         tools.setdefault(name, ToolTally()).refusals += 1
-    first_audio = facts.latency.turn_to_first_audio_ms or [
-        t.first_audio_ms for t in facts.turns if t.first_audio_ms is not None
-    ]
+    first_audio = first_audio_ms(facts)
     latency = facts.latency.model_copy(update={"turn_to_first_audio_ms": first_audio}, deep=True)
     gaps = silences(facts.turns)
-    flags = compute_flags(facts)
+    flags = compute_flags(facts, gaps)
     escalated = Flag.ESCALATED in flags
     return CallRecord(
         call_id=facts.call_id,
