@@ -86,8 +86,12 @@ class Resumes:
         self.result_after_turns: list[int] = []  # where each tool result came, among the turns
 
     def _start_converse(
-        self, host: str, resume: ResumeContext | None
+        self,
+        host: str,
+        resume: ResumeContext | None,
+        cancellation: workflow.ActivityCancellationType = workflow.ActivityCancellationType.TRY_CANCEL,
     ) -> workflow.ActivityHandle[ConverseResult]:
+        """``converse`` on ``host``'s queue; with ``resume``, the call goes on there (no opening)."""
         assert self.profile is not None
         inp = converse_input(self.call_id, self.profile, self._context())
         inp = inp.model_copy(update={"recording_epoch": self.recording_epoch})  # the recording's clock
@@ -102,7 +106,7 @@ class Resumes:
             start_to_close_timeout=timedelta(seconds=self.profile.guardrails.max_call_seconds + 60),
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=NO_RETRY,  # a lost host is resumed by a new stream instead
-            cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+            cancellation_type=cancellation,
         )
 
     def _context(self) -> str:
@@ -179,18 +183,8 @@ class Resumes:
         """The conversation as it ran before resuming (histories without the patch replay through
         this): one host, and a host lost is a dropped call."""
         assert self.profile is not None and self.stream is not None
-        handle = workflow.start_activity(
-            "converse",
-            converse_input(self.call_id, self.profile, self._context()).model_copy(
-                update={"recording_epoch": self.recording_epoch}  # the recording's clock
-            ),
-            result_type=ConverseResult,
-            task_queue=f"voice-{host}",
-            schedule_to_start_timeout=timedelta(seconds=20),
-            start_to_close_timeout=timedelta(seconds=self.profile.guardrails.max_call_seconds + 60),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=NO_RETRY,
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        handle = self._start_converse(
+            host, None, workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
         )
         transfer = asyncio.ensure_future(self._transfer_when_ready())
         limit = asyncio.ensure_future(self._enforce_max_length(handle))
