@@ -30,15 +30,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
 from websockets.exceptions import ConnectionClosed
 
 from switchboard.config import Settings
-from switchboard.costs import TokenUsage
 from switchboard.messages import ResumeContext
-from switchboard.models import AgentProfile, LatencySlices, ToolCall, ToolResult, Turn
+from switchboard.models import AgentProfile, ToolCall, ToolResult, Turn
 from switchboard.tracing import span
 from voice.actions import (
     Action,
@@ -57,6 +55,7 @@ from voice.realtime import RealtimeClient, RealtimeError, turn_detection_config
 from voice.reconnect import Sessions
 from voice.recorder import Recorder
 from voice.relay import FrameProbe, Relay
+from voice.results import ConversationResult, EndReason
 from voice.sessions import ConversationLog
 
 __all__ = [
@@ -70,8 +69,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 TRANSFER_WAIT_S = 10.0  # how long a transfer waits for Twilio to end the stream before closing it
 
-EndReason = Literal["caller_hung_up", "agent_ended", "transfer", "max_length", "stream_error", "cancelled"]
-
 
 class ConversationHooks(Protocol):
     """What the conversation activity supplies: where turns, tool calls, digits and events go."""
@@ -83,22 +80,6 @@ class ConversationHooks(Protocol):
     async def on_dtmf(self, digit: str) -> None: ...
 
     async def on_event(self, name: str, data: dict[str, Any]) -> None: ...
-
-
-class ConversationResult(BaseModel):
-    call_id: str
-    end_reason: EndReason
-    latency: LatencySlices = Field(default_factory=LatencySlices)
-    recording_path: str | None = None
-    frames_in: int = 0
-    frames_out: int = 0
-    malformed_frames: int = 0
-    realtime_errors: int = 0
-    dropped_deltas: int = 0
-    transfer_to: str | None = None
-    duration_s: float = 0.0
-    error: str | None = None
-    usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
 class ConversationCancelled(asyncio.CancelledError):

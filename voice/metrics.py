@@ -22,7 +22,6 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,9 +38,7 @@ from prometheus_client import (
 
 from switchboard.costs import PriceTable, model_cost
 from switchboard.models import LatencySlices
-
-if TYPE_CHECKING:
-    from voice.conversation import ConversationResult
+from voice.results import ConversationResult
 
 __all__ = ["CONTENT_TYPE", "METRIC_NAMES", "SLICE_BUCKETS", "VoiceMetrics", "label_value"]
 
