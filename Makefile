@@ -122,8 +122,8 @@ demo: install
 
 # The whole eval bank through the real path (~15 min on 2 cores; scorecard in evals/out/) against
 # the baseline (fails on a regression only), and the whole-call tests that `make test` leaves out.
-# After a change that fixes or flakes cases on purpose, remake the baseline (~30 min):
-#   switchboard evals run --concurrency 3 --repeat 2 --write-baseline
+# After a change that fixes or flakes cases on purpose, remake the baseline (~40 min):
+#   switchboard evals run --concurrency 3 --repeat 3 --write-baseline
 evals: install chromium axe haproxy
 	$(VENV)/bin/switchboard evals run --concurrency 3 --baseline
 	$(VENV)/bin/pytest -q -m slow

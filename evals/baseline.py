@@ -9,12 +9,12 @@ and models it was made with. Comparing a run against it reports, per case:
   check that never failed in the baseline (a stable fail that now fails *more* is one too);
 - **fix**: a stable fail that now passes every run;
 - **new flake**: a stable case that now both passes and fails, or fails a new check in some runs
-  only (noise: the gate runs a failed case a second time to tell the two apart);
+  only (noise: the gate and ``run --baseline`` run a failed case a second time to tell the two apart);
 - **still failing**: a stable fail failing the same checks, with its cause.
 
 Causes: a failure that the case's ``known_issue`` explains (every failed check is one it names)
 has that issue's cause (``engine-hearing`` / ``engine-policy``); every other failure is the
-``product``'s. Remake the baseline with ``switchboard evals run --repeat 2 --write-baseline``.
+``product``'s. Remake the baseline with ``switchboard evals run --repeat 3 --write-baseline``.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def make_baseline(card: Mapping[str, Any], cases: Sequence[Case]) -> Baseline:
         made_at=str(card.get("at", "")),
         engine=dict(card.get("engine") or {}),
         repeat=int(card.get("repeat", 1)),
+        command=f"switchboard evals run --repeat {int(card.get('repeat', 1))} --write-baseline",
         cases=entries,
     )
 

@@ -39,6 +39,7 @@ from evals import scorecard
 from evals.baseline import BASELINE_FILE, Baseline, Finding, Report, case_stats, compare
 from evals.case import Case, load_bank
 from evals.comparison import attach
+from evals.replay import CaseResult
 from evals.runner import RunOptions, RunResult, run_bank
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,17 +247,7 @@ async def run_gate(
     started = time.perf_counter()
     cases = [by_id[c] for c in sel.case_ids]
     first = await run_bank(cases, replace(options, write=False, repeat=1), console)
-    results = list(first.results)
-    suspects = compare(baseline, case_stats(scorecard.build(results, **_card_args(first))["results"]), bank)
-    again = [by_id[f.case] for f in suspects.regressions]
-    if again:
-        console.print(
-            f"gate: {', '.join(c.id for c in again)} failed: once more, to tell a regression from noise"
-        )
-        second = await run_bank(again, replace(options, write=False, repeat=1), console)
-        for r in second.results:
-            r.attempt = 2
-        results += second.results
+    results = await run_failed_again(first, baseline, bank, options, console)
     card = scorecard.build(results, **(_card_args(first) | {"wall_s": time.perf_counter() - started}))
     report = compare(baseline, case_stats(card["results"]), bank, card["engine"])
     report.findings = found + report.findings
@@ -270,6 +261,23 @@ async def run_gate(
     attach(card, report, gate)
     paths = scorecard.write(card, options.out_dir) if options.write else {}
     return GateResult(selection=sel, report=report, card=card, paths=paths)
+
+
+async def run_failed_again(
+    run: RunResult, baseline: Baseline, bank: Sequence[Case], options: RunOptions, console: Console
+) -> list[CaseResult]:
+    """The run's results, plus one more run of each case that would be a regression: a failure
+    that does not reproduce is noise (a new flake), one that does is the regression."""
+    by_id = {c.id: c for c in bank}
+    suspects = compare(baseline, case_stats(run.card["results"]), bank)
+    again = [by_id[f.case] for f in suspects.regressions]
+    if not again:
+        return list(run.results)
+    console.print(f"{', '.join(c.id for c in again)} failed: once more, to tell a regression from noise")
+    second = await run_bank(again, replace(options, write=False, repeat=1), console)
+    for r in second.results:
+        r.attempt = max(1, options.repeat) + 1
+    return list(run.results) + second.results
 
 
 def _card_args(run: RunResult) -> dict[str, Any]:
@@ -287,6 +295,7 @@ __all__ = [
     "changed_files",
     "contract",
     "default_base",
+    "run_failed_again",
     "run_gate",
     "sample",
     "select",

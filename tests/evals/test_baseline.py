@@ -210,3 +210,41 @@ def test_changed_files_and_the_default_base(tmp_path: Path, monkeypatch: pytest.
     assert changed_files("HEAD~1", tmp_path) == ["a.txt", "voice/bridge.py"]
     monkeypatch.setenv("SWITCHBOARD_GATE_BASE", "HEAD")
     assert default_base(tmp_path) == "HEAD"
+
+
+@pytest.mark.parametrize(("second_passes", "kind"), [(True, "new_flake"), (False, "regression")])
+def test_a_would_be_regression_runs_once_more_before_it_counts(
+    monkeypatch: pytest.MonkeyPatch, second_passes: bool, kind: str
+) -> None:
+    """``run --baseline`` and the gate run a failed stable pass again: noise or a regression."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from evals import gate
+    from evals.replay import CaseResult
+    from evals.runner import RunOptions, RunResult
+
+    bank = [SimpleNamespace(id=c, known_issue=None) for c in ("a", "b", "c")]
+    reran: list[list[str]] = []
+
+    async def run_bank(cases: Any, options: RunOptions, console: Console) -> RunResult:
+        reran.append([c.id for c in cases])
+        return RunResult(
+            results=[CaseResult(case_id="a", profile="p", modes=[], passed=second_passes)], card={}
+        )
+
+    monkeypatch.setattr(gate, "run_bank", run_bank)
+    first = RunResult(
+        results=[CaseResult(case_id=c, profile="p", modes=[]) for c in "abc"],
+        card=card(result("a", False, ("disclosure",)), result("b", False, ("consent",)), result("c", True)),
+    )
+    results = asyncio.run(gate.run_failed_again(first, BASE, bank, RunOptions(), Console(quiet=True)))  # type: ignore[arg-type]
+    assert reran == [["a"]]  # only the stable pass that failed; b's failure is its baseline's
+    assert [(r.case_id, r.attempt) for r in results][-1] == ("a", 2)
+    second = card(
+        result("a", False, ("disclosure",)),
+        result("a", second_passes, () if second_passes else ("disclosure",), attempt=2),
+    )
+    assert [f.kind for f in compare(BASE, case_stats(second["results"])).findings] == [kind]
