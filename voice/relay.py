@@ -103,6 +103,7 @@ class Relay:
         self._rt_over = False  # the Realtime session failed: its frames are no longer read, nor written
         self.expires_at: float | None = None  # the session's end (epoch s), from its session.created
         self._delta: tuple[str, bytes] = ("", b"")  # the latest agent chunk, base64 and decoded
+        self._speech_t = -1  # arrival of the caller's latest speech_started: a clear it causes is a barge-in
 
     # -- Twilio ----------------------------------------------------------------------------------
 
@@ -293,6 +294,7 @@ class Relay:
             meter.speech_stopped(t)
         elif kind == "input_audio_buffer.speech_started":
             meter.speech_started()
+            self._speech_t = t
         elif kind == "response.function_call_arguments.done":
             meter.tool_call_received(got.call_id, t)
         elif kind == "error":
@@ -397,7 +399,8 @@ class Relay:
             self.frames_out += batch.media
             self.meter.agent_audio_sent(now)
         if batch.clear:
-            self.meter.clear_sent(t, now)
+            if t == self._speech_t:  # not a cut of our own (a transfer line, the wrap-up)
+                self.meter.clear_sent(t, now)
             if self.probe is not None:
                 self.probe("clear", now - t)
         for call_id in batch.tools:

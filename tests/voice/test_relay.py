@@ -58,3 +58,29 @@ async def test_frames_left_to_the_reader_tasks_arrive_in_order(
     assert session.turns == 2 and result.frames_in == driver.chunk
     assert hooks.digits == ["5"]
     assert len(driver.marks_echoed) == len(driver.marks_received) == result.frames_out
+
+
+def test_only_a_clear_the_callers_speech_caused_counts_as_a_barge_in() -> None:
+    """A clear of our own (a transfer line cutting the agent, the wrap-up) is not a barge-in."""
+    import json
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from voice.latency import LatencyMeter
+
+    meter = LatencyMeter()
+    bridge = SimpleNamespace(on_realtime=lambda event: [])
+    nothing: Any = None
+    r = relay.Relay(nothing, "MZ1", nothing, cast(Any, bridge), nothing, meter, other=nothing, finish=nothing)
+    started = {
+        "type": "input_audio_buffer.speech_started",
+        "event_id": "e1",
+        "item_id": "i1",
+        "audio_start_ms": 1000,
+    }
+    assert r._from_realtime(json.dumps(started), 5_000_000) == ([], False)
+    cleared = relay._Batch()
+    cleared.clear = True
+    r._written(cleared, 5_000_000)  # the clear the caller's speech caused
+    r._written(cleared, 9_000_000)  # a cut of our own, later
+    assert len(meter.slices.barge_in_to_clear_ms) == 1
