@@ -48,9 +48,10 @@ PROFILE_PREFIX = "switchboard/profiles/"
 TOOLS_PREFIX = "activities/tools/"
 BANK_PREFIX = "evals/bank/"
 TOOL_MODULES = ("clinic", "jobs", "legal", "sales", "support")
-# One or two cases per profile, all passing in the baseline but for the barge-in case (which
-# fails on consent, so only a new failed check there counts): disclosure, consent (given,
-# refused, skipped), a lookup, a read-back write, a booking, a transfer, an outbound call.
+# One or two cases per profile, stable passes in the baseline but for jobs-consent-skipped (flaky
+# on hearing the job number, so there only a new failed check counts): disclosure, consent
+# (given, refused, skipped, spoken over the disclosure), a lookup, a read-back write, a booking,
+# a transfer, an outbound call, a barge-in on the agent's answer.
 SMOKE = (
     "jobs-clean-status",
     "clinic-consent-refused",
@@ -60,13 +61,14 @@ SMOKE = (
     "lead-qualify-book",
     "clinic-clean-booking",
     "jobs-barge-in-consent",
+    "jobs-barge-in-answer",
 )
 # The areas a change can touch (path prefixes) and the smoke cases that exercise each first.
 AREA_FIRST: dict[str, tuple[str, ...]] = {
-    "voice/": ("jobs-barge-in-consent", "jobs-clean-status"),
+    "voice/": ("jobs-barge-in-consent", "jobs-barge-in-answer", "jobs-clean-status"),
     "infra/realtime_engine/": ("jobs-clean-status", "jobs-barge-in-consent"),
     "infra/speech/": ("jobs-clean-status",),
-    "infra/phone/": ("jobs-barge-in-consent", "jobs-clean-status"),
+    "infra/phone/": ("jobs-barge-in-consent", "jobs-barge-in-answer", "jobs-clean-status"),
     "workflows/": ("jobs-consent-skipped", "clinic-consent-refused"),
     "activities/": ("jobs-clean-status", "support-ticket-readback"),
     "infra/gateway": ("jobs-clean-status", "lead-qualify-book"),

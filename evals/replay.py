@@ -52,6 +52,7 @@ class CaseResult(BaseModel):
     known_issue: KnownIssue | None = None
     wall_s: float = 0.0
     attempt: int = 1  # which round of a repeated run (``--repeat``)
+    barge_in_expected: bool | None = None  # the case asks the agent to stop for the caller
     outcome: CallOutcome | None = None
     phone: dict[str, Any] = {}
 
@@ -74,7 +75,11 @@ class Replayer:
     async def run(self, case: Case) -> CaseResult:
         started = time.perf_counter()
         result = CaseResult(
-            case_id=case.id, profile=case.profile, modes=case.modes, known_issue=case.known_issue
+            case_id=case.id,
+            profile=case.profile,
+            modes=case.modes,
+            known_issue=case.known_issue,
+            barge_in_expected=case.expect.barge_in,
         )
         try:
             ensure_rendered(case)

@@ -47,12 +47,14 @@ def build(
         if r.outcome is not None:
             for s in SLICES:
                 slices[s].extend(getattr(r.outcome.latency, s))
-    barge_phone = [
-        float(b["latency_ms"])
-        for r in results
-        for b in r.phone.get("barge_ins", [])
-        if b.get("latency_ms") is not None
-    ]
+    # The phone's own measure of the caller talking over the agent: onset → the last agent frame
+    # heard. A stop where the case asks the agent to yield; elsewhere (the disclosure, which is
+    # not interruptible) how long the agent rightly played on.
+    talked_over: dict[bool, list[float]] = {True: [], False: []}
+    for r in results:
+        for b in r.phone.get("barge_ins", []):
+            if b.get("latency_ms") is not None:
+                talked_over[r.barge_in_expected is True].append(float(b["latency_ms"]))
     modes: dict[str, dict[str, Any]] = {}
     for r in results:
         for m in r.modes:
@@ -76,7 +78,10 @@ def build(
         "checks_passed": sum(r.passed_checks for r in results),
         "modes": dict(sorted(modes.items())),
         "latency_ms": {s: percentiles(v) for s, v in slices.items()}
-        | {"phone_barge_in_stop_ms": percentiles(barge_phone)},
+        | {
+            "phone_barge_in_stop_ms": percentiles(talked_over[True]),
+            "phone_played_on_ms": percentiles(talked_over[False]),
+        },
         "latency_samples_ms": slices,
         "results": [_result_json(r) for r in results],
     }
