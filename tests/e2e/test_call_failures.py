@@ -10,6 +10,7 @@ import signal
 import pytest
 from temporalio.client import Client
 
+from activities.tools.profiles import load_profile
 from infra.phone.client import SimClient
 from infra.stack import Stack
 from switchboard import aws
@@ -86,6 +87,8 @@ async def test_voice_worker_killed_mid_call(
     e2e: tuple[Settings, Stack], e2e_client: Client, sim: SimClient
 ) -> None:
     _, stack = e2e
+    human = load_profile("job_status").guardrails
+    await sim.register(human.escalation_number, {"answer": "human", "rings": 1})
     script = {
         "name": "long-caller",
         "steps": [WAIT, {"say": "Yes, that's fine, you can record the call."}, {"pause": 60000}],
@@ -108,7 +111,12 @@ async def test_voice_worker_killed_mid_call(
         outcome = await asyncio.wait_for(handle.result(), 90)  # noticed within the heartbeat timeout
     finally:
         await stack.up()  # the launcher restarts what is not running
-    assert outcome.outcome == Outcome.DROPPED
+    # One voice worker here, dead: each resume's stream finds no host, and after the last one the
+    # caller hears the apology and is put through to a person (#15); two workers: test_resume.
+    call = await sim.wait(sid, timeout_s=120)  # the person's leg ends the call
+    said = [e["detail"].get("text", "") for e in call["events"] if e["kind"] == "say"]
+    assert human.realtime_lost_line in said, call["events"]  # never left in silence
+    assert outcome.outcome == Outcome.ESCALATED and call["transferred_to"] == human.escalation_number
     assert outcome.consent is not None and outcome.consent.recording
     assert any(
         t.speaker == "agent" and "AI assistant" in t.text for t in outcome.transcript
