@@ -9,7 +9,8 @@ and models it was made with. Comparing a run against it reports, per case:
   check that never failed in the baseline (a stable fail that now fails *more* is one too);
 - **fix**: a stable fail that now passes every run;
 - **new flake**: a stable case that now both passes and fails, or fails a new check in some runs
-  only (noise: the gate and ``run --baseline`` run a failed case a second time to tell the two apart);
+  only (noise: the gate and ``run --baseline`` run a failed case up to three more times, stopping at a
+  pass, to tell the two apart);
 - **still failing**: a stable fail failing the same checks, with its cause.
 
 Causes: a failure that the case's ``known_issue`` explains (every failed check is one it names)

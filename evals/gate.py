@@ -13,8 +13,8 @@ What runs, from ``git diff --name-only REV`` (committed and uncommitted changes 
 
 ``--sample K`` keeps the first K of that list (``make test`` runs 3, about a minute and a half on
 two cores, and says what it left out); without it every selected case runs. A case that fails
-is run once more: a failure that does not reproduce is reported as noise (a new flake), not as a
-regression. Before any call, the changed profiles are checked against what the bank expects of
+is run again, up to three times, stopping at its first pass: a failure that does not come back is
+reported as noise (a new flake), not as a regression. Before any call, the changed profiles are checked against what the bank expects of
 them (``contract``): a disclosure phrase gone, an expected tool dropped, a write-back tool with
 no read-back rule — each a regression on its own, seen without a call.
 
@@ -47,6 +47,7 @@ BASE_ENV = "SWITCHBOARD_GATE_BASE"
 PROFILE_PREFIX = "switchboard/profiles/"
 TOOLS_PREFIX = "activities/tools/"
 BANK_PREFIX = "evals/bank/"
+RERUNS = 3  # a would-be regression runs again up to this many times (stopping at a pass)
 TOOL_MODULES = ("clinic", "jobs", "legal", "sales", "support")
 # One or two cases per profile, stable passes in the baseline but for jobs-consent-skipped (flaky
 # on hearing the job number, so there only a new failed check counts): disclosure, consent
@@ -268,18 +269,32 @@ async def run_gate(
 async def run_failed_again(
     run: RunResult, baseline: Baseline, bank: Sequence[Case], options: RunOptions, console: Console
 ) -> list[CaseResult]:
-    """The run's results, plus one more run of each case that would be a regression: a failure
-    that does not reproduce is noise (a new flake), one that does is the regression."""
+    """The run's results, plus up to ``RERUNS`` more runs of each case that would be a regression,
+    stopping at its first pass: a failure that does not come back is noise (a new flake); one
+    that fails every time is the regression. One re-run was too few against the local engine's
+    hearing: "job four two zero one" misheard in 2 of 2 runs of a case that had passed 3 of 3."""
     by_id = {c.id: c for c in bank}
-    suspects = compare(baseline, case_stats(run.card["results"]), bank)
-    again = [by_id[f.case] for f in suspects.regressions]
-    if not again:
-        return list(run.results)
-    console.print(f"{', '.join(c.id for c in again)} failed: once more, to tell a regression from noise")
-    second = await run_bank(again, replace(options, write=False, repeat=1), console)
-    for r in second.results:
-        r.attempt = max(1, options.repeat) + 1
-    return list(run.results) + second.results
+    results = list(run.results)
+    rounds = max(1, options.repeat)
+    for n in range(1, RERUNS + 1):
+        suspects = compare(baseline, case_stats(scorecard_results(results)), bank).regressions
+        if not suspects:
+            break
+        again = [by_id[f.case] for f in suspects]
+        console.print(
+            f"{', '.join(c.id for c in again)} failed every run so far: again ({n} of {RERUNS}), "
+            "to tell a regression from noise"
+        )
+        more = await run_bank(again, replace(options, write=False, repeat=1), console)
+        for r in more.results:
+            r.attempt = rounds + n
+        results += more.results
+    return results
+
+
+def scorecard_results(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """Results as the scorecard has them (what :func:`case_stats` reads)."""
+    return [scorecard.result_json(r) for r in results]
 
 
 def _card_args(run: RunResult) -> dict[str, Any]:

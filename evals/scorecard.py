@@ -83,11 +83,11 @@ def build(
             "phone_played_on_ms": percentiles(talked_over[False]),
         },
         "latency_samples_ms": slices,
-        "results": [_result_json(r) for r in results],
+        "results": [result_json(r) for r in results],
     }
 
 
-def _result_json(r: CaseResult) -> dict[str, Any]:
+def result_json(r: CaseResult) -> dict[str, Any]:
     outcome = r.outcome
     return {
         "case": r.case_id,
