@@ -30,7 +30,6 @@ from switchboard.messages import (
     ConsentAnswer,
     ConverseInput,
     ConverseResult,
-    EndReason,
     RealtimeSession,
     StreamAttached,
     ToolCallRequest,
@@ -261,13 +260,5 @@ def _offset_ms(stream: MediaStream, epoch: datetime | None) -> int:
 
 
 def _to_result(result: ConversationResult) -> ConverseResult:
-    return ConverseResult(
-        end_reason=EndReason(result.end_reason),
-        latency=result.latency,
-        recording_path=result.recording_path,
-        duration_s=result.duration_s,
-        frames_in=result.frames_in,
-        frames_out=result.frames_out,
-        malformed_frames=result.malformed_frames,
-        usage=result.usage,
-    )
+    """The activity's result: the fields of the worker's own that the workflow keeps."""
+    return ConverseResult.model_validate(result.model_dump(include=set(ConverseResult.model_fields)))
